@@ -1,0 +1,3 @@
+from rtvos.cli import main
+
+raise SystemExit(main())

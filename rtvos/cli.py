@@ -1,0 +1,254 @@
+"""The `rtvos` command: run the pipeline, subscribe to masks, evaluate on DAVIS, list models."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+from rtvos import __version__
+
+
+def _parse_value(text: str):
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
+
+
+def parse_options(pairs: list[str] | None) -> dict:
+    """`--option key=value` pairs (numbers and booleans converted) for model settings."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"rtvos: --option expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip().replace("-", "_")] = _parse_value(value.strip())
+    return out
+
+
+def parse_box(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",")]
+    except ValueError:
+        vals = []
+    if len(vals) != 4:
+        raise SystemExit(f"rtvos: --box expects x0,y0,x1,y1 in pixels, got {text!r}")
+    return vals
+
+
+# ----------------------------------------------------------------------------------------------- run
+def cmd_run(args) -> int:
+    from rtvos.config import ConfigError, load_launch
+    from rtvos.pipeline.supervisor import run_pipeline
+    from rtvos.transport import EndpointError, check_endpoint
+
+    try:
+        cfg = load_launch(args.launch)
+    except ConfigError as exc:
+        print(f"rtvos: {exc}", file=sys.stderr)
+        return 2
+    src, mdl, ep = cfg.source, cfg.model, cfg.endpoints
+    if args.source is not None:
+        src.spec = args.source
+    if args.frames is not None:
+        src.frames = args.frames
+    if args.fps is not None:
+        src.fps = args.fps or None
+    if args.size:
+        src.width, src.height = _parse_size(args.size)
+    if args.target_mask:
+        src.target_mask = args.target_mask
+    if args.box:
+        src.target_box = parse_box(args.box)
+    if args.model:
+        mdl.name = args.model
+    mdl.options.update(parse_options(args.option))
+    if args.threads:
+        mdl.threads = args.threads
+    if args.bind:
+        ep.publish = args.bind
+    if args.allow_remote:
+        ep.allow_remote = True
+    if args.encoding:
+        cfg.publish.encoding = args.encoding
+    if args.stats_json:
+        cfg.monitor.stats_json = args.stats_json
+    try:
+        check_endpoint(ep.publish, ep.allow_remote)
+    except EndpointError as exc:
+        print(f"rtvos: {exc}", file=sys.stderr)
+        return 2
+    from rtvos.segmenters import available
+
+    if mdl.name not in available():
+        print(f"rtvos: unknown model {mdl.name!r}; available: {', '.join(available())}", file=sys.stderr)
+        return 2
+    return run_pipeline(cfg)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        return w, h
+    except ValueError:
+        raise SystemExit(f"rtvos: size must be WIDTHxHEIGHT, e.g. 640x480; got {text!r}") from None
+
+
+# ----------------------------------------------------------------------------------------------- sub
+def cmd_sub(args) -> int:
+    import numpy as np
+
+    from rtvos.client import MaskSubscriber, SubscriberTimeout
+    from rtvos.pipeline.stats import percentiles
+
+    received, seqs, lat = 0, [], []
+    t_first = t_last = None
+    timed_out = False
+    if args.save_dir:
+        import cv2
+
+        os.makedirs(args.save_dir, exist_ok=True)
+    with MaskSubscriber(args.connect, stats=True) as sub:
+        deadline = time.monotonic() + args.timeout
+        while args.count is None or received < args.count:
+            wait = deadline - time.monotonic() if received == 0 else args.timeout
+            try:
+                msg = sub.recv(timeout=max(0.0, wait))
+            except SubscriberTimeout:
+                timed_out = True
+                break
+            except KeyboardInterrupt:
+                break
+            received += 1
+            seqs.append(msg.seq)
+            lat.append(msg.latency_ms)
+            t_last = time.monotonic()
+            t_first = t_first or t_last
+            if args.save_dir:
+                cv2.imwrite(os.path.join(args.save_dir, f"{msg.seq:06d}.png"), msg.mask)
+            if not args.quiet and (received % 25 == 0 or received == 1):
+                objs = ", ".join(f"#{o['id']} {o['score']:.2f}" for o in msg.objects) or "none"
+                print(f"rtvos sub: {received} masks, seq {msg.seq}, {msg.mask.shape[1]}x{msg.mask.shape[0]}, "
+                      f"objects {objs}, latency {msg.latency_ms:.1f} ms", file=sys.stderr)
+        rejected = sub.rejected
+        last_stats = sub.last_stats
+    gaps = int(sum(max(0, b - a - 1) for a, b in zip(seqs, seqs[1:])))
+    result = {
+        "endpoint": args.connect,
+        "received": received,
+        "first_seq": seqs[0] if seqs else None,
+        "last_seq": seqs[-1] if seqs else None,
+        "gaps": gaps,
+        "out_of_order": int(np.sum(np.diff(seqs) <= 0)) if len(seqs) > 1 else 0,
+        "rejected": rejected,
+        "fps": round((received - 1) / (t_last - t_first), 3) if received > 1 and t_last > t_first else 0.0,
+        "latency_ms": percentiles(lat),
+        "timed_out": timed_out,
+    }
+    if last_stats:
+        result["publisher_stats"] = {k: v for k, v in last_stats.items() if k not in ("v", "kind")}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    print(f"rtvos sub: received {received} masks ({gaps} gaps), {result['fps']:.1f} fps, "
+          f"latency p50 {result['latency_ms']['p50']} ms", file=sys.stderr)
+    if timed_out:
+        want = f" of {args.count}" if args.count else ""
+        print(f"rtvos sub: timed out after {args.timeout:.0f} s with {received}{want} masks: is `rtvos run` "
+              f"publishing on {args.connect}?", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- eval
+def cmd_eval(args) -> int:
+    import torch
+
+    from rtvos.evaluation.runner import evaluate, format_table
+    from rtvos.segmenters import available, create_segmenter
+
+    if args.model not in available():
+        print(f"rtvos: unknown model {args.model!r}; available: {', '.join(available())}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads or os.cpu_count() or 1)
+    options = parse_options(args.option)
+    sequences = [s for s in args.sequences.split(",") if s] if args.sequences else None
+    summary = evaluate(lambda: create_segmenter(args.model, **options), args.davis_root, args.out,
+                       sequences=sequences, progress=not args.quiet, max_frames=args.max_frames)
+    summary["model"] = args.model
+    summary["options"] = options
+    print(format_table(summary))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(summary, f, indent=2)
+        print(f"rtvos eval: summary written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args) -> int:
+    from rtvos.segmenters import available
+
+    for name, doc in available().items():
+        print(f"{name:10s} {doc}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="rtvos", description=__doc__)
+    ap.add_argument("--version", action="version", version=f"rtvos {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run the capture -> infer -> publish pipeline")
+    r.add_argument("--launch", help="launch file (TOML), e.g. launch/synthetic_demo.toml")
+    r.add_argument("--source", help="synthetic[:WxH] | folder:DIR | video:FILE | camera:INDEX")
+    r.add_argument("--frames", type=int, help="stop after N frames")
+    r.add_argument("--fps", type=float, help="source pacing in frames/s (0 = as fast as possible)")
+    r.add_argument("--size", help="source size WIDTHxHEIGHT (synthetic, camera)")
+    r.add_argument("--model", help="segmenter name (see `rtvos models`)")
+    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
+    r.add_argument("--threads", type=int, help="torch threads in the infer process")
+    r.add_argument("--target-mask", help="PNG label mask of the first frame")
+    r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
+    r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
+    r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    r.add_argument("--encoding", choices=("mono8", "png"), help="mask encoding on the topic")
+    r.add_argument("--stats-json", help="write the run's statistics here at exit")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("sub", help="subscribe to a mask topic and report what arrives")
+    s.add_argument("--connect", default="tcp://127.0.0.1:5555")
+    s.add_argument("--count", type=int, help="exit after N masks (default: until Ctrl-C)")
+    s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a mask before giving up")
+    s.add_argument("--json", help="write a summary (received, gaps, latency) here")
+    s.add_argument("--save-dir", help="write each mask as <seq>.png here")
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_sub)
+
+    e = sub.add_parser("eval", help="score a model on a DAVIS-layout dataset (official J and F)")
+    e.add_argument("--model", default="online")
+    e.add_argument("--davis-root", required=True, help="folder with JPEGImages/480p and Annotations/480p")
+    e.add_argument("--out", required=True, help="results folder (<out>/<sequence>/<frame>.png)")
+    e.add_argument("--json", help="write the summary here")
+    e.add_argument("--sequences", help="comma-separated subset (default: all)")
+    e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
+    e.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
+    e.add_argument("--threads", type=int)
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_eval)
+
+    m = sub.add_parser("models", help="list the available models")
+    m.set_defaults(func=cmd_models)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,124 @@
+"""Run configuration: dataclasses loaded from a TOML launch file, then overridden by command-line flags.
+
+A launch file looks like `launch/synthetic_demo.toml`:
+
+    [source]    spec, fps, frames, width, height, seed, loop, target_mask, target_box
+    [model]     name, device, [model.options]
+    [endpoints] publish, allow_remote, frames, results, stats
+    [budgets]   capture_ms, infer_ms, publish_ms, end_to_end_ms
+    [publish]   encoding, camera_id
+    [monitor]   status_interval_s, stats_json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class SourceConfig:
+    spec: str = "synthetic"
+    fps: float | None = 30.0          # real-time pacing; 0 or None = as fast as possible
+    frames: int | None = None         # stop after N frames (None = until the source ends / Ctrl-C)
+    width: int | None = None
+    height: int | None = None
+    seed: int = 0
+    loop: bool = False
+    target_mask: str | None = None    # PNG label mask for the first frame (0 bg, k = object k)
+    target_box: list[float] | None = None  # x0, y0, x1, y1 on the first frame (object 1)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "online"
+    options: dict = field(default_factory=dict)
+    threads: int | None = None        # torch intra-op threads in the infer process (None = all cores)
+
+
+@dataclass
+class EndpointConfig:
+    publish: str = "tcp://127.0.0.1:5555"   # the public mask + stats topic (PUB)
+    allow_remote: bool = False
+    frames: str | None = None         # capture -> infer (default: private ipc://)
+    results: str | None = None        # infer -> publish (default: private ipc://)
+    stats: str | None = None          # stages -> supervisor (default: private ipc://)
+
+
+@dataclass
+class BudgetConfig:
+    capture_ms: float = 15.0
+    infer_ms: float = 60.0
+    publish_ms: float = 10.0
+    end_to_end_ms: float = 100.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {"capture": self.capture_ms, "infer": self.infer_ms,
+                "publish": self.publish_ms, "end_to_end": self.end_to_end_ms}
+
+
+@dataclass
+class PublishConfig:
+    encoding: str = "mono8"
+    camera_id: str = "cam0"
+
+
+@dataclass
+class MonitorConfig:
+    status_interval_s: float = 1.0
+    stats_json: str | None = None
+    heartbeat_timeout_s: float = 10.0
+    max_restarts: int = 3
+
+
+@dataclass
+class RunConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    endpoints: EndpointConfig = field(default_factory=EndpointConfig)
+    budgets: BudgetConfig = field(default_factory=BudgetConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict, origin: str = "config") -> "RunConfig":
+        cfg = cls()
+        sections = {f.name: f for f in dataclasses.fields(cls)}
+        for key, value in data.items():
+            if key not in sections:
+                raise ConfigError(f"{origin}: unknown section [{key}]; known: {', '.join(sections)}")
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: [{key}] must be a table")
+            setattr(cfg, key, _build(getattr(cfg, key).__class__, value, f"{origin} [{key}]"))
+        return cfg
+
+
+def _build(klass, values: dict, where: str):
+    names = {f.name for f in dataclasses.fields(klass)}
+    unknown = set(values) - names
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+    return klass(**values)
+
+
+def load_launch(path: str | Path | None) -> RunConfig:
+    """Read a launch file (TOML). None gives the defaults."""
+    if path is None:
+        return RunConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"launch file {path} not found (shipped ones are in launch/)")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return RunConfig.from_dict(data, origin=str(path))

@@ -1,0 +1,36 @@
+"""Engines: how a static network (backbone, decoders) is executed.
+
+    engine = load_engine(module, input_shape, backend="onnxruntime")
+    outputs = engine(x)            # tuple of tensors, same as module(x)
+
+- ``torch``        eager PyTorch, the reference; always available.
+- ``onnxruntime``  the module exported to ONNX once per (weights, input shape, versions), cached on
+                   disk, run by ONNX Runtime on the CPU. The CPU default.
+- ``auto``         onnxruntime when installed, else torch.
+
+Models never call a backend directly; the online optimisation (autograd / GN-CG) always stays eager.
+"""
+
+from __future__ import annotations
+
+from rtvos.engines.base import Engine, EngineError, cache_dir
+from rtvos.engines.torch_engine import TorchEngine
+
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+def load_engine(module, input_shape: tuple[int, ...], backend: str = "auto", threads: int | None = None) -> Engine:
+    if backend not in BACKENDS:
+        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend == "torch":
+        return TorchEngine(module)
+    try:
+        from rtvos.engines.onnxruntime_engine import OnnxRuntimeEngine
+    except ImportError as exc:
+        if backend == "onnxruntime":
+            raise EngineError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
+        return TorchEngine(module)
+    return OnnxRuntimeEngine(module, input_shape, threads=threads)
+
+
+__all__ = ["BACKENDS", "Engine", "EngineError", "cache_dir", "load_engine"]

@@ -1,0 +1,41 @@
+"""What every engine provides, and where compiled artefacts are cached."""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+
+
+class EngineError(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    """$RTVOS_CACHE, else $XDG_CACHE_HOME/rtvos, else ~/.cache/rtvos."""
+    root = os.environ.get("RTVOS_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "rtvos")
+    path = Path(root) / "engines"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def module_checksum(module: torch.nn.Module) -> str:
+    """sha256 over the module's class name, parameter/buffer names, shapes and values."""
+    h = hashlib.sha256(type(module).__qualname__.encode())
+    for name, t in list(module.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class Engine(abc.ABC):
+    backend: str = "?"
+
+    @abc.abstractmethod
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        ...

@@ -1,0 +1,244 @@
+"""Wire format: multipart ZeroMQ messages `[header, buffer, ...]`.
+
+The header is a small msgpack dict with a schema version; buffers are raw pixels (sent with copy=False).
+No pickle anywhere.  Field names follow ROS 2 `sensor_msgs/Image` where they overlap (height, width,
+encoding, step), so a ROS bridge is a thin mapping.
+
+Kinds of message:
+
+- ``frame``  capture -> infer: header + RGB image buffer (+ optional target mask buffer).
+- ``mask``   infer -> publish -> subscribers: header + label mask buffer (``mono8``: 0 background,
+  k = object k; or ``png``: the same mask PNG-encoded, lossless).
+- ``eos``    end of stream (a finite source ran out), header only, carries the final counters.
+
+On the public PUB socket every message is prefixed with a topic frame (``b"mask"`` or ``b"stats"``) so
+subscribers can filter; internal PUSH/PULL links carry no topic frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import msgpack
+import numpy as np
+
+SCHEMA_VERSION = 1
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BUFFER_BYTES = 64 * 1024 * 1024  # a 4K RGB frame is ~25 MB
+
+TOPIC_MASK = b"mask"
+TOPIC_STATS = b"stats"
+
+ENCODINGS = ("mono8", "png")
+
+
+class MessageError(ValueError):
+    """A message that does not follow the schema. The stage that gets one counts it and goes on."""
+
+
+def pack_header(header: dict) -> bytes:
+    data = msgpack.packb(header, use_bin_type=True)
+    if len(data) > MAX_HEADER_BYTES:
+        raise MessageError(f"header of {len(data)} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
+    return data
+
+
+def unpack_header(data: bytes | memoryview) -> dict:
+    if len(data) > MAX_HEADER_BYTES:
+        raise MessageError(f"header of {len(data)} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
+    try:
+        header = msgpack.unpackb(
+            bytes(data), raw=False, strict_map_key=True,
+            max_str_len=MAX_HEADER_BYTES, max_bin_len=MAX_HEADER_BYTES,
+            max_array_len=4096, max_map_len=4096, max_ext_len=0,
+        )
+    except Exception as exc:  # msgpack raises several types for garbage input
+        raise MessageError(f"header is not valid msgpack: {exc}") from None
+    if not isinstance(header, dict):
+        raise MessageError(f"header must be a map, got {type(header).__name__}")
+    v = header.get("v")
+    if v != SCHEMA_VERSION:
+        raise MessageError(f"unsupported schema version {v!r} (this build speaks {SCHEMA_VERSION})")
+    kind = header.get("kind")
+    if kind not in ("frame", "mask", "eos", "stats"):
+        raise MessageError(f"unknown message kind {kind!r}")
+    return header
+
+
+def _require_int(header: dict, key: str, lo: int = 0, hi: int = 1 << 62) -> int:
+    value = header.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise MessageError(f"header field {key!r} must be an integer in [{lo}, {hi}], got {value!r}")
+    return value
+
+
+def _buffer_as_array(buf, shape: tuple[int, ...], what: str) -> np.ndarray:
+    mv = memoryview(buf)
+    expected = int(np.prod(shape))
+    if mv.nbytes != expected:
+        raise MessageError(f"{what} buffer has {mv.nbytes} bytes, expected {expected} for shape {shape}")
+    return np.frombuffer(mv, dtype=np.uint8).reshape(shape)
+
+
+# ---------------------------------------------------------------------------------------------- frames
+
+def encode_frame(image: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str = "cam0",
+                 target: np.ndarray | None = None, boxes: dict | None = None,
+                 gt_mask: np.ndarray | None = None, name: str | None = None,
+                 stamps: dict | None = None) -> list:
+    """capture -> infer. Returns the multipart list [header, image, (target), (gt)]."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise MessageError(f"frame image must be HxWx3 uint8, got {image.shape} {image.dtype}")
+    h, w = image.shape[:2]
+    parts = [None, np.ascontiguousarray(image)]
+    extras = []
+    for label, arr in (("target", target), ("gt", gt_mask)):
+        if arr is not None:
+            if arr.shape != (h, w):
+                raise MessageError(f"{label} mask is {arr.shape}, frame is {(h, w)}")
+            parts.append(np.ascontiguousarray(arr, dtype=np.uint8))
+            extras.append(label)
+    header = {
+        "v": SCHEMA_VERSION, "kind": "frame", "seq": int(seq), "camera_id": camera_id,
+        "t_capture_ns": int(t_capture_ns), "stamps": dict(stamps or {}),
+        "height": h, "width": w, "encoding": "rgb8", "step": w * 3, "extras": extras,
+    }
+    if boxes:
+        header["boxes"] = {str(k): [float(c) for c in b] for k, b in boxes.items()}
+    if name is not None:
+        header["name"] = str(name)
+    parts[0] = pack_header(header)
+    return parts
+
+
+@dataclass
+class FrameMessage:
+    header: dict
+    image: np.ndarray
+    target: np.ndarray | None = None
+    gt_mask: np.ndarray | None = None
+
+    @property
+    def seq(self) -> int:
+        return self.header["seq"]
+
+    @property
+    def boxes(self) -> dict[int, tuple]:
+        return {int(k): tuple(v) for k, v in self.header.get("boxes", {}).items()}
+
+    @property
+    def has_target(self) -> bool:
+        return self.target is not None or bool(self.header.get("boxes"))
+
+
+def decode_frame(parts: list, header: dict | None = None) -> FrameMessage:
+    header = header if header is not None else unpack_header(parts[0])
+    if header["kind"] != "frame":
+        raise MessageError(f"expected a frame message, got {header['kind']!r}")
+    _require_int(header, "seq")
+    _require_int(header, "t_capture_ns")
+    h = _require_int(header, "height", 1, 16384)
+    w = _require_int(header, "width", 1, 16384)
+    if header.get("encoding") != "rgb8":
+        raise MessageError(f"frame encoding must be 'rgb8', got {header.get('encoding')!r}")
+    extras = header.get("extras", [])
+    if not isinstance(extras, list) or len(parts) != 2 + len(extras):
+        raise MessageError(f"frame message has {len(parts)} parts, header announces {2 + len(extras)}")
+    if h * w * 3 > MAX_BUFFER_BYTES:
+        raise MessageError(f"frame of {w}x{h} exceeds the buffer size limit")
+    image = _buffer_as_array(parts[1], (h, w, 3), "image")
+    out = FrameMessage(header=header, image=image)
+    for label, buf in zip(extras, parts[2:]):
+        arr = _buffer_as_array(buf, (h, w), label)
+        if label == "target":
+            out.target = arr
+        elif label == "gt":
+            out.gt_mask = arr
+        else:
+            raise MessageError(f"unknown extra buffer {label!r}")
+    boxes = header.get("boxes", {})
+    if not isinstance(boxes, dict) or any(not (isinstance(b, list) and len(b) == 4) for b in boxes.values()):
+        raise MessageError("boxes must map object id -> [x0, y0, x1, y1]")
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- masks
+
+def encode_mask(mask: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str, model: str,
+                objects: list[dict], stamps: dict, encoding: str = "mono8", extra: dict | None = None,
+                name: str | None = None) -> list:
+    """infer -> publish -> subscribers. Returns [header, buffer]."""
+    if mask.dtype != np.uint8 or mask.ndim != 2:
+        raise MessageError(f"mask must be HxW uint8, got {mask.shape} {mask.dtype}")
+    if encoding not in ENCODINGS:
+        raise MessageError(f"mask encoding must be one of {ENCODINGS}, got {encoding!r}")
+    h, w = mask.shape
+    if encoding == "png":
+        ok, png = cv2.imencode(".png", mask)
+        if not ok:
+            raise MessageError("PNG encoding of the mask failed")
+        buf = png.tobytes()
+    else:
+        buf = np.ascontiguousarray(mask)
+    header = {
+        "v": SCHEMA_VERSION, "kind": "mask", "seq": int(seq), "camera_id": camera_id,
+        "t_capture_ns": int(t_capture_ns), "stamps": dict(stamps),
+        "height": h, "width": w, "encoding": encoding, "step": w, "is_bigendian": 0,
+        "model": model, "objects": objects,
+    }
+    if name is not None:
+        header["name"] = name
+    if extra:
+        header.update(extra)
+    return [pack_header(header), buf]
+
+
+@dataclass
+class MaskMessage:
+    header: dict
+    mask: np.ndarray
+
+    @property
+    def seq(self) -> int:
+        return self.header["seq"]
+
+    @property
+    def objects(self) -> list[dict]:
+        return self.header.get("objects", [])
+
+
+def decode_mask(parts: list, header: dict | None = None) -> MaskMessage:
+    header = header if header is not None else unpack_header(parts[0])
+    if header["kind"] != "mask":
+        raise MessageError(f"expected a mask message, got {header['kind']!r}")
+    if len(parts) != 2:
+        raise MessageError(f"mask message must have 2 parts (header, buffer), got {len(parts)}")
+    _require_int(header, "seq")
+    h = _require_int(header, "height", 1, 16384)
+    w = _require_int(header, "width", 1, 16384)
+    enc = header.get("encoding")
+    if enc == "mono8":
+        mask = _buffer_as_array(parts[1], (h, w), "mask")
+    elif enc == "png":
+        data = np.frombuffer(memoryview(parts[1]), dtype=np.uint8)
+        if data.nbytes > MAX_BUFFER_BYTES:
+            raise MessageError("PNG mask exceeds the buffer size limit")
+        mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.shape != (h, w):
+            raise MessageError("PNG mask does not decode to the announced height x width")
+    else:
+        raise MessageError(f"unknown mask encoding {enc!r}")
+    if not isinstance(header.get("objects", []), list):
+        raise MessageError("objects must be a list")
+    return MaskMessage(header=header, mask=mask)
+
+
+# ------------------------------------------------------------------------------------ end of stream
+
+def encode_eos(**counters) -> list:
+    return [pack_header({"v": SCHEMA_VERSION, "kind": "eos", **counters})]
+
+
+def encode_stats(stats: dict) -> bytes:
+    return pack_header({"v": SCHEMA_VERSION, "kind": "stats", **stats})

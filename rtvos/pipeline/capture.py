@@ -1,0 +1,96 @@
+"""Capture stage: reads a source and pushes frames to inference, never blocking on a slow consumer.
+
+A frame that cannot be handed over at once (inference busy, queue full) is dropped here and counted;
+frames that carry a target are always delivered (waiting if needed), since the model needs them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import cv2
+import numpy as np
+import zmq
+
+from rtvos import messages
+from rtvos.config import RunConfig
+from rtvos.pipeline.links import Links, Reporter, setup_stage_process
+from rtvos.sources import SourceError, open_source
+from rtvos.transport import make_socket
+
+log = logging.getLogger("rtvos.capture")
+
+TARGET_SEND_TIMEOUT_MS = 30_000
+
+
+def load_target_mask(path: str) -> np.ndarray:
+    """A PNG label mask: 0 background, k = object k. A 0/255 mask (DAVIS style) becomes object 1."""
+    mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise SourceError(f"cannot read target mask {path!r}: expected a single-channel PNG")
+    values = np.unique(mask)
+    if len(values) == 2 and values[1] == 255:
+        mask = (mask > 0).astype(np.uint8)
+    return mask
+
+
+def run_capture(cfg: RunConfig, links: Links) -> None:
+    stop = setup_stage_process("capture")
+    ctx = zmq.Context()
+    reporter = Reporter(ctx, links.stats, "capture")
+    out = make_socket(ctx, zmq.PUSH, hwm=2)
+    out.connect(links.frames)
+    sc = cfg.source
+    captured = dropped = 0
+    source = None
+    error = None
+    try:
+        source = open_source(sc.spec, fps=sc.fps or None, frames=sc.frames, width=sc.width,
+                             height=sc.height, seed=sc.seed, loop=sc.loop)
+        target_mask = load_target_mask(sc.target_mask) if sc.target_mask else None
+        boxes = {1: tuple(sc.target_box)} if sc.target_box else None
+        reporter.send("ready", source=sc.spec)
+        with source:
+            for frame in source.frames():
+                if stop:
+                    break
+                target = frame.target
+                frame_boxes = None
+                if captured == 0 and (target_mask is not None or boxes):
+                    target, frame_boxes = target_mask, boxes
+                    if target is not None and target.shape != (frame.height, frame.width):
+                        raise SourceError(
+                            f"target mask is {target.shape[1]}x{target.shape[0]} but frames are "
+                            f"{frame.width}x{frame.height}")
+                parts = messages.encode_frame(
+                    frame.image, frame.seq, frame.t_capture_ns, camera_id=cfg.publish.camera_id,
+                    target=target, boxes=frame_boxes, gt_mask=frame.gt_mask, name=frame.name,
+                    stamps={"capture_out": time.monotonic_ns()})
+                captured += 1
+                if target is not None or frame_boxes:
+                    if not out.poll(TARGET_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                        raise SourceError("inference did not take the target frame within 30 s")
+                    out.send_multipart(parts, copy=False)
+                else:
+                    try:
+                        out.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        dropped += 1
+                reporter.heartbeat(captured=captured, dropped=dropped,
+                                   skipped=getattr(source, "skipped", 0))
+    except (SourceError, messages.MessageError, OSError) as exc:
+        error = str(exc)
+        log.error("source failed: %s", exc)
+        reporter.send("error", message=f"source failed: {exc}")
+    finally:
+        counters = {"frames_captured": captured, "dropped_capture": dropped,
+                    "source_skipped": int(getattr(source, "skipped", 0)), "error": error}
+        # The end-of-stream marker must arrive: it carries the counters.
+        if out.poll(5000, zmq.POLLOUT):
+            out.send_multipart(messages.encode_eos(**counters))
+        reporter.send("final", **counters)
+        time.sleep(0.05)
+        out.close(linger=2000)
+        reporter.close()
+        ctx.term()

@@ -1,0 +1,152 @@
+"""Inference stage: latest frame wins.
+
+Each turn it drains every frame waiting on its input, keeps the newest (and any frame that carries a
+new target), counts the rest as dropped, runs the segmenter, and pushes the mask to the publisher.
+The stage never knows which model runs: it asks the registry for one by name.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+import zmq
+
+from rtvos import messages
+from rtvos.config import RunConfig
+from rtvos.pipeline.links import Links, Reporter, setup_stage_process
+from rtvos.segmenters import create_segmenter
+from rtvos.segmenters.protocol import Result, Target, TargetError
+from rtvos.transport import make_socket, recv_all_nowait
+
+log = logging.getLogger("rtvos.infer")
+
+
+class InferLoop:
+    """The stage's logic, free of process plumbing (so it can be driven directly in tests)."""
+
+    def __init__(self, segmenter, model_name: str, encoding: str = "mono8"):
+        self.seg = segmenter
+        self.model_name = model_name
+        self.encoding = encoding
+        self.counters = {"dropped_infer": 0, "failed": 0, "rejected": 0, "no_target": 0, "inferred": 0}
+
+    def select(self, batch: list[messages.FrameMessage]) -> list[messages.FrameMessage]:
+        """Frames to process from one drained batch (oldest first); the others count as dropped.
+
+        The newest frame that carries a target is kept (the model must start on it), and the newest
+        frame after it, if any.
+        """
+        if not batch:
+            return []
+        keep = []
+        start_idx = max((i for i, m in enumerate(batch) if m.has_target), default=None)
+        if start_idx is not None:
+            keep.append(batch[start_idx])
+            rest = batch[start_idx + 1:]
+        else:
+            rest = batch
+        if rest:
+            keep.append(rest[-1])
+        self.counters["dropped_infer"] += len(batch) - len(keep)
+        return keep
+
+    def process(self, msg: messages.FrameMessage, t_in_ns: int) -> tuple[list, np.ndarray | None] | None:
+        """Segment one frame: (mask message parts, ground truth if the source had it), or None if the
+        frame failed (counted)."""
+        h, w = msg.image.shape[:2]
+        try:
+            if msg.has_target:
+                target = Target(mask=msg.target, boxes=msg.boxes) if msg.target is not None \
+                    else Target.from_boxes(msg.boxes)
+                result = self.seg.start(msg.image, target)
+            elif self.seg.started:
+                result = self.seg.step(msg.image)
+            else:
+                self.counters["no_target"] += 1
+                result = Result.from_label_mask(np.zeros((h, w), np.uint8), {}, [])
+            if result.mask.shape != (h, w):
+                raise RuntimeError(f"model returned a {result.mask.shape} mask for a {(h, w)} frame")
+        except TargetError as exc:
+            self.counters["failed"] += 1
+            log.error("frame %d: bad target: %s", msg.seq, exc)
+            return None
+        except Exception as exc:  # a model error on one frame must not kill the stream
+            self.counters["failed"] += 1
+            log.exception("frame %d: segmentation failed: %s", msg.seq, exc)
+            return None
+        self.counters["inferred"] += 1
+        stamps = dict(msg.header.get("stamps", {}))
+        stamps["infer_in"] = t_in_ns
+        stamps["infer_out"] = time.monotonic_ns()
+        objects = [{"id": o.id, "score": round(o.score, 4), "bbox": list(o.bbox) if o.bbox else None,
+                    "area": o.area} for o in result.objects]
+        extra = {}
+        if msg.gt_mask is not None:
+            extra["gt_available"] = True
+        return messages.encode_mask(
+            result.mask, msg.seq, msg.header["t_capture_ns"], camera_id=msg.header.get("camera_id", "cam0"),
+            model=self.model_name, objects=objects, stamps=stamps, encoding="mono8",
+            name=msg.header.get("name"), extra=extra), msg.gt_mask
+
+
+def run_infer(cfg: RunConfig, links: Links) -> None:
+    stop = setup_stage_process("infer")
+    import torch
+
+    torch.set_num_threads(cfg.model.threads or os.cpu_count() or 1)
+    ctx = zmq.Context()
+    reporter = Reporter(ctx, links.stats, "infer")
+    try:
+        seg = create_segmenter(cfg.model.name, **cfg.model.options)
+    except Exception as exc:
+        reporter.send("error", message=f"cannot create model {cfg.model.name!r}: {exc}", fatal=True)
+        log.error("cannot create model %r: %s", cfg.model.name, exc)
+        time.sleep(0.2)
+        raise SystemExit(3)
+    inp = make_socket(ctx, zmq.PULL, hwm=2)
+    inp.bind(links.frames)
+    out = make_socket(ctx, zmq.PUSH, hwm=64, linger_ms=5000)
+    out.connect(links.results)
+    loop = InferLoop(seg, cfg.model.name)
+    reporter.send("ready", model=cfg.model.name)
+    eos = None
+    try:
+        while not stop and eos is None:
+            reporter.heartbeat(**loop.counters)
+            if not inp.poll(100):
+                continue
+            t_in = time.monotonic_ns()
+            batch = []
+            for parts in recv_all_nowait(inp):
+                try:
+                    header = messages.unpack_header(parts[0].buffer)
+                    if header["kind"] == "eos":
+                        eos = header
+                        continue
+                    batch.append(messages.decode_frame([p.buffer for p in parts], header))
+                except messages.MessageError as exc:
+                    loop.counters["rejected"] += 1
+                    log.warning("rejected a malformed message: %s", exc)
+            for msg in loop.select(batch):
+                done = loop.process(msg, t_in)
+                if done is not None:
+                    parts, gt = done
+                    if gt is not None:
+                        parts = parts + [gt]
+                    out.send_multipart(parts, copy=False)
+        counters = dict(eos or {})
+        counters.pop("v", None)
+        counters.pop("kind", None)
+        counters.update(loop.counters)
+        counters["stopped"] = eos is None
+        out.send_multipart(messages.encode_eos(**counters))
+        reporter.send("final", **loop.counters)
+    finally:
+        time.sleep(0.05)
+        inp.close()
+        out.close()
+        reporter.close()
+        ctx.term()

@@ -1,0 +1,37 @@
+"""Entry point of one stage process: `python -m rtvos.pipeline.stage STAGE --config JSON --links JSON`.
+
+The supervisor starts each stage this way (plain OS processes, configuration as JSON, no pickle); the
+same command starts a stage by hand, e.g. to run inference on another host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rtvos.config import RunConfig
+from rtvos.pipeline.links import Links
+
+STAGES = ("capture", "infer", "publish")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m rtvos.pipeline.stage")
+    ap.add_argument("stage", choices=STAGES)
+    ap.add_argument("--config", required=True, help="RunConfig as JSON")
+    ap.add_argument("--links", required=True, help="Links as JSON")
+    args = ap.parse_args(argv)
+    cfg = RunConfig.from_dict(json.loads(args.config), origin="--config")
+    links = Links(**json.loads(args.links))
+    if args.stage == "capture":
+        from rtvos.pipeline.capture import run_capture as run
+    elif args.stage == "infer":
+        from rtvos.pipeline.infer import run_infer as run
+    else:
+        from rtvos.pipeline.publish import run_publish as run
+    run(cfg, links)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,323 @@
+"""The supervisor: starts the three stage processes, watches them, shows live stats, shuts down cleanly.
+
+Start order: publish and infer first (the model loads), then capture, so no frame is lost to start-up.
+A stage that dies is reported and restarted (infer/publish, up to `max_restarts`); a finished source
+ends the run once its end-of-stream marker has come through every stage.  SIGINT/SIGTERM stop capture
+first and let the frames in flight drain, then the rest; nothing is left running.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import zmq
+
+from rtvos import messages
+from rtvos.config import RunConfig
+from rtvos.pipeline.links import Links
+from rtvos.pipeline.stats import status_line
+from rtvos.transport import check_endpoint, make_socket, private_ipc_dir
+
+READY_TIMEOUT_S = 300.0
+DRAIN_TIMEOUT_S = 15.0
+RESTARTABLE = ("infer", "publish")
+
+
+@dataclass
+class StageState:
+    name: str
+    proc: subprocess.Popen | None = None
+    ready: bool = False
+    final: dict | None = None
+    last_seen: float = 0.0
+    restarts: int = 0
+    heartbeat: dict = field(default_factory=dict)
+    carried: dict = field(default_factory=dict)  # counters of earlier, dead instances of this stage
+
+    def carry_over(self) -> None:
+        """Keep the dead instance's last reported counters: they add to the new instance's."""
+        hb = self.heartbeat
+        for key in ("published", "dropped_infer", "failed", "rejected"):
+            value = hb.get(key)
+            if isinstance(value, int):
+                self.carried[key] = self.carried.get(key, 0) + value
+        self.heartbeat = {}
+
+
+class Supervisor:
+    def __init__(self, cfg: RunConfig, stream=None):
+        self.cfg = cfg
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.stages = {name: StageState(name) for name in ("publish", "infer", "capture")}
+        self.errors: list[str] = []
+        self.stop_requested = 0
+        self._ipc_dir = None
+        self._last_status = 0.0
+        self._status_shown = False
+
+    # ------------------------------------------------------------------------------------- plumbing
+    def _links(self) -> Links:
+        ep = self.cfg.endpoints
+        self._ipc_dir = private_ipc_dir()
+        auto = lambda name: f"ipc://{self._ipc_dir}/{name}.sock"  # noqa: E731
+        return Links(frames=ep.frames or auto("frames"), results=ep.results or auto("results"),
+                     stats=ep.stats or auto("stats"), publish=ep.publish, allow_remote=ep.allow_remote)
+
+    def _spawn(self, name: str) -> None:
+        cmd = [sys.executable, "-m", "rtvos.pipeline.stage", name,
+               "--config", json.dumps(self.cfg.to_dict()), "--links", json.dumps(self.links.__dict__)]
+        st = self.stages[name]
+        st.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+        st.ready, st.final, st.last_seen = False, None, time.monotonic()
+
+    def say(self, text: str) -> None:
+        if self._status_shown and self.tty:
+            self.stream.write("\n")
+            self._status_shown = False
+        self.stream.write(f"rtvos: {text}\n")
+        self.stream.flush()
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_requested += 1
+        if self.stop_requested == 1:
+            self.say("stopping (again to force)...")
+        else:
+            for st in self.stages.values():
+                if st.proc and st.proc.poll() is None:
+                    st.proc.kill()
+
+    def _pump(self, timeout_ms: int = 100) -> None:
+        """Read every report waiting from the stages."""
+        if not self.stats_sock.poll(timeout_ms):
+            return
+        while True:
+            try:
+                data = self.stats_sock.recv(flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                rep = messages.unpack_header(data)
+            except messages.MessageError:
+                continue
+            st = self.stages.get(rep.get("stage"))
+            if st is None:
+                continue
+            st.last_seen = time.monotonic()
+            event = rep.get("event")
+            if event == "ready":
+                st.ready = True
+            elif event == "heartbeat":
+                st.heartbeat = rep
+            elif event == "final":
+                st.final = rep
+            elif event == "error":
+                self.errors.append(f"{st.name}: {rep.get('message')}")
+                self.say(f"{st.name}: {rep.get('message')}")
+
+    def _check_children(self) -> None:
+        for st in self.stages.values():
+            if st.proc is None or st.final is not None:
+                continue
+            code = st.proc.poll()
+            if code is None:
+                continue
+            self._pump(0)
+            if st.final is not None:
+                continue
+            msg = f"{st.name} stage died (exit code {code})"
+            self.errors.append(msg)
+            if st.name in RESTARTABLE and st.restarts < self.cfg.monitor.max_restarts and not self.stop_requested:
+                st.restarts += 1
+                st.carry_over()
+                self.say(f"{msg}; restarting ({st.restarts}/{self.cfg.monitor.max_restarts})")
+                self._spawn(st.name)
+            else:
+                self.say(f"{msg}; stopping the run")
+                st.final = {"died": True, "exit_code": code}
+                self.stop_requested = max(self.stop_requested, 1)
+
+    def _show_status(self, force: bool = False) -> None:
+        interval = self.cfg.monitor.status_interval_s if self.tty else max(5.0, self.cfg.monitor.status_interval_s)
+        now = time.monotonic()
+        if not force and now - self._last_status < interval:
+            return
+        self._last_status = now
+        cap = self.stages["capture"].heartbeat
+        inf = self.stages["infer"].heartbeat
+        pub = self.stages["publish"].heartbeat
+        live = pub.get("live", {})
+        dropped = cap.get("dropped", 0) + inf.get("dropped_infer", 0)
+        line = status_line(self.cfg.model.name, cap.get("captured", 0), pub.get("published", 0), dropped, live,
+                           sum(s.restarts for s in self.stages.values()))
+        if self.tty:
+            self.stream.write("\r" + line.ljust(110)[:160])
+            self._status_shown = True
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def _wait_ready(self, names: tuple[str, ...], what: str) -> bool:
+        t0 = time.monotonic()
+        while not all(self.stages[n].ready for n in names):
+            self._pump(100)
+            for n in names:
+                st = self.stages[n]
+                if st.proc.poll() is not None and not st.ready:
+                    self._pump(50)
+                    self.say(f"{n} stage exited during start-up (exit code {st.proc.returncode})")
+                    return False
+            if self.stop_requested:
+                return False
+            if time.monotonic() - t0 > READY_TIMEOUT_S:
+                self.say(f"{what} not ready after {READY_TIMEOUT_S:.0f} s")
+                return False
+        return True
+
+    # ------------------------------------------------------------------------------------------ run
+    def run(self) -> int:
+        check_endpoint(self.cfg.endpoints.publish, self.cfg.endpoints.allow_remote)
+        self.links = self._links()
+        ctx = zmq.Context()
+        self.stats_sock = make_socket(ctx, zmq.PULL, hwm=10000)
+        self.stats_sock.bind(self.links.stats)
+        old = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        t_start = time.monotonic()
+        try:
+            self.say(f"model {self.cfg.model.name!r}, source {self.cfg.source.spec!r}, "
+                     f"masks on {self.links.publish}")
+            self._spawn("publish")
+            self._spawn("infer")
+            ok = self._wait_ready(("publish", "infer"), "model")
+            if ok:
+                self._spawn("capture")
+                ok = self._wait_ready(("capture",), "source")
+            if ok:
+                self.say(f"running (loaded in {time.monotonic() - t_start:.1f} s)")
+                self._watch()
+            code = self._shutdown()
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.stats_sock.close()
+            ctx.term()
+            if self._ipc_dir:
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+        self.result = self._final_stats(time.monotonic() - t_start)
+        self._write_stats(self.result)
+        if not ok:
+            return 3
+        return code
+
+    def _watch(self) -> None:
+        capture_stopped = False
+        drain_deadline = None
+        while self.stages["publish"].final is None:
+            self._pump(100)
+            self._check_children()
+            self._show_status()
+            if self.stop_requested and not capture_stopped:
+                capture_stopped = True
+                cap = self.stages["capture"].proc
+                if cap.poll() is None:
+                    cap.send_signal(signal.SIGTERM)
+                drain_deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            if drain_deadline and time.monotonic() > drain_deadline:
+                self.say("frames in flight did not drain in time")
+                break
+        self._show_status(force=True)
+        if self._status_shown and self.tty:
+            self.stream.write("\n")
+
+    def _shutdown(self) -> int:
+        for name in ("capture", "infer", "publish"):
+            proc = self.stages[name].proc
+            if proc is not None and proc.poll() is None:
+                try:
+                    proc.wait(timeout=3)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        for st in self.stages.values():
+            if st.proc is None:
+                continue
+            try:
+                st.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                st.proc.kill()
+                st.proc.wait()
+        self._pump(50)
+        return 0
+
+    # ---------------------------------------------------------------------------------------- stats
+    def _final_stats(self, duration_s: float) -> dict:
+        cap = self.stages["capture"].final or {}
+        inf = self.stages["infer"].final or {}
+        pubf = self.stages["publish"].final or {}
+        # After a restart the dead stage's counters are gone; the heartbeat holds the last known ones.
+        cap_hb, inf_hb = self.stages["capture"].heartbeat, self.stages["infer"].heartbeat
+        summary = pubf.get("summary") or self.stages["publish"].heartbeat.get("live", {})
+        captured = cap.get("frames_captured", cap_hb.get("captured", 0))
+        dropped_capture = cap.get("dropped_capture", cap_hb.get("dropped", 0))
+        inf_c, pub_c = self.stages["infer"].carried, self.stages["publish"].carried
+        dropped_infer = inf.get("dropped_infer", inf_hb.get("dropped_infer", 0)) + inf_c.get("dropped_infer", 0)
+        failed = inf.get("failed", inf_hb.get("failed", 0)) + inf_c.get("failed", 0)
+        published = summary.get("published", 0) + pub_c.get("published", 0)
+        dropped = dropped_capture + dropped_infer
+        stats = {
+            "model": self.cfg.model.name,
+            "source": self.cfg.source.spec,
+            "endpoint": self.cfg.endpoints.publish,
+            "duration_s": round(duration_s, 3),
+            "frames_captured": captured,
+            "frames_published": published,
+            "frames_dropped": dropped,
+            "frames_dropped_at_capture": dropped_capture,
+            "frames_dropped_at_infer": dropped_infer,
+            "frames_failed": failed,
+            "frames_lost": max(0, captured - published - dropped - failed),
+            "messages_rejected": inf.get("rejected", 0) + summary.get("rejected", 0) + inf_c.get("rejected", 0),
+            "source_skipped": cap.get("source_skipped", 0),
+            "fps": summary.get("fps", 0.0),
+            "latency_ms": summary.get("latency_ms", {}),
+            "budgets_ms": self.cfg.budgets.as_dict(),
+            "budget_violations": summary.get("budget_violations", {}),
+            "seq_gaps_seen": summary.get("seq_gaps", 0),
+            "restarts": {n: s.restarts for n, s in self.stages.items()},
+            "errors": self.errors,
+        }
+        if "live_iou" in summary:
+            stats["live_iou"] = summary["live_iou"]
+        return stats
+
+    def _write_stats(self, stats: dict) -> None:
+        e2e = stats["latency_ms"].get("end_to_end", {})
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        self.say(f"captured {stats['frames_captured']}, published {stats['frames_published']}, "
+                 f"dropped {stats['frames_dropped']}, failed {stats['frames_failed']}, lost {stats['frames_lost']}; "
+                 f"{stats['fps']:.1f} fps; end-to-end ms p50 {fmt(e2e.get('p50'))} p95 {fmt(e2e.get('p95'))} "
+                 f"p99 {fmt(e2e.get('p99'))} max {fmt(e2e.get('max'))}")
+        if self.cfg.monitor.stats_json:
+            path = self.cfg.monitor.stats_json
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            with open(path, "w") as f:
+                json.dump(stats, f, indent=2)
+            self.say(f"stats written to {path}")
+
+
+def run_pipeline(cfg: RunConfig) -> int:
+    """Run until the source ends or Ctrl-C. Exit code 0 when every captured frame was published or
+    counted as dropped/failed, 1 when frames were lost (a stage died with frames in flight), 3 when
+    the pipeline could not start."""
+    sup = Supervisor(cfg)
+    code = sup.run()
+    if code == 0 and sup.result["frames_lost"]:
+        code = 1
+    return code

@@ -1,0 +1,38 @@
+"""Segmenters by name. The pipeline, evaluation and benchmarks only ever call `create_segmenter`."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError
+
+
+def _online(**opts) -> Segmenter:
+    from rtvos.segmenters.online import OnlineSegmenter
+
+    return OnlineSegmenter(**opts)
+
+
+def _static(**opts) -> Segmenter:
+    from rtvos.segmenters.static import StaticSegmenter
+
+    return StaticSegmenter(**opts)
+
+
+REGISTRY: dict[str, tuple[Callable[..., Segmenter], str]] = {
+    "online": (_online, "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features"),
+    "static": (_static, "baseline: repeats the first mask on every frame (the trivial lower bound)"),
+}
+
+
+def available() -> dict[str, str]:
+    return {name: doc for name, (_, doc) in REGISTRY.items()}
+
+
+def create_segmenter(name: str, **options) -> Segmenter:
+    if name not in REGISTRY:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(REGISTRY)}")
+    return REGISTRY[name][0](**options)
+
+
+__all__ = ["Result", "Segmenter", "Target", "TargetError", "available", "create_segmenter"]

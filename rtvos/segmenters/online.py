@@ -1,0 +1,198 @@
+"""`online`: FRTM's discriminative target model D alone, on a frozen EfficientNet-Lite0.
+
+Start: the first frame and augmented copies of it (cut out / inpaint / warp / paste) go through the
+backbone; one target model per object is fitted by Gauss-Newton/CG (5 GN steps).  Each new frame:
+features -> D -> coarse scores at stride 16 -> bilinear up-sampling to the frame -> (soft aggregation
+across objects) -> label mask.  The predicted mask goes back into each object's bounded sample memory,
+and w2 is refitted every `update_every` frames.  No refinement network (that is FRTM proper).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rtvos.engines import load_engine
+from rtvos.segmenters.augment import augment_first_frame
+from rtvos.segmenters.backbone import Backbone, preprocess
+from rtvos.segmenters.boxinit import target_to_mask
+from rtvos.segmenters.memory import SampleMemory
+from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target
+from rtvos.segmenters.target_model import TargetModel
+
+FEATURE_TAP = 10  # EfficientNet-Lite0 block 10: stride 16, 112 channels
+
+
+@dataclass
+class OnlineConfig:
+    height: int = 288            # processing height (width follows the aspect ratio), multiple of 32
+    channels: int = 96           # c, the target model's hidden channels
+    augmentations: int = 11      # augmented first-frame samples (plus the original, weighted twice)
+    gn_steps: int = 5            # first frame: GN steps ...
+    cg_first: int = 5            # ... CG iterations in the first GN step ...
+    cg_iterations: int = 10      # ... and in the others
+    update_every: int = 8        # t_s: refit w2 every t_s frames
+    update_cg: int = 10          # CG iterations per update
+    amortize: bool = True        # spread each update's CG iterations over the next t_s frames
+    memory: int = 80             # K_max samples per object
+    eta: float = 0.1             # memory learning rate
+    min_pixels: int = 10         # skip memory updates when the predicted mask is this small
+    threshold: float = 0.5       # on the up-sampled score
+    reg: float = 1e-4            # lambda for w1 and w2
+    seed: int = 0
+    backend: str = "auto"        # backbone engine: auto (onnxruntime if installed) | torch | onnxruntime
+
+
+class OnlineSegmenter(Segmenter):
+    name = "online"
+
+    def __init__(self, backbone: Backbone | None = None, **options):
+        fields = {f.name for f in dataclasses.fields(OnlineConfig)}
+        unknown = set(options) - fields
+        if unknown:
+            raise ValueError(f"unknown option(s) for 'online': {sorted(unknown)}; known: {sorted(fields)}")
+        self.cfg = OnlineConfig(**options)
+        if self.cfg.height % 32:
+            raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
+        self.backbone = backbone or Backbone(taps=(FEATURE_TAP,))
+        self._engines: dict[tuple[int, ...], object] = {}
+        self._started = False
+
+    # ------------------------------------------------------------------------------------- features
+    def _proc_size(self, h: int, w: int) -> tuple[int, int]:
+        ph = self.cfg.height
+        pw = max(32, int(round(w * ph / h / 32)) * 32)
+        return ph, pw
+
+    def _features(self, images: list[np.ndarray]) -> torch.Tensor:
+        x = torch.cat([preprocess(im, self.proc_hw) for im in images])
+        shape = tuple(x.shape)
+        if shape not in self._engines:  # one engine per input shape (batch of first-frame samples, then 1)
+            self._engines[shape] = load_engine(self.backbone, shape, self.cfg.backend)
+        return self._engines[shape](x)[-1]
+
+    def _labels(self, label: np.ndarray, k: int) -> torch.Tensor:
+        fh, fw = self.feat_hw
+        y = cv2.resize((label == k).astype(np.float32), (fw, fh), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(y)[None]
+
+    # ---------------------------------------------------------------------------------------- start
+    def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
+        h, w = frame.shape[:2]
+        target = as_target(target, h, w)
+        label = target_to_mask(frame, target)
+        self.ids = [int(k) for k in np.unique(label) if k]
+        if not self.ids:
+            raise TargetError("the target has no object pixels")
+        self.frame_hw = (h, w)
+        self.proc_hw = self._proc_size(h, w)
+        self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
+        rng = np.random.default_rng(self.cfg.seed)
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+
+        small = cv2.resize(frame, self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
+        small_label = cv2.resize(label, self.proc_hw[::-1], interpolation=cv2.INTER_NEAREST)
+        samples = [(small, small_label)] + augment_first_frame(small, small_label, self.cfg.augmentations, rng)
+        feats = torch.cat([self._features([im]) for im, _ in samples])
+        gamma = torch.ones(len(samples))
+        gamma[0] = 2.0
+        gamma /= gamma.sum()
+
+        self.models: dict[int, TargetModel] = {}
+        self.memories: dict[int, SampleMemory] = {}
+        for k in self.ids:
+            labels = torch.stack([self._labels(lab, k) for _, lab in samples])
+            tm = TargetModel(feats.shape[1], self.cfg.channels, self.cfg.reg, self.cfg.reg, generator=gen)
+            if float(labels[0].sum()) < 1e-3:  # object smaller than one feature cell: keep it visible
+                labels[0] = torch.from_numpy(
+                    cv2.resize((small_label == k).astype(np.float32), self.feat_hw[::-1],
+                               interpolation=cv2.INTER_LINEAR) > 0).float()[None]
+            tm.fit(feats, labels, gamma, self.cfg.gn_steps, self.cfg.cg_first, self.cfg.cg_iterations)
+            mem = SampleMemory(self.cfg.memory, self.cfg.eta)
+            with torch.no_grad():
+                mem.initialize(tm.project(feats), labels, gamma)
+            self.models[k], self.memories[k] = tm, mem
+        self.frames_seen = 0
+        self._updates: list = []  # running amortised updates (generators)
+        self._started = True
+        return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
+
+    # ----------------------------------------------------------------------------------------- step
+    def step(self, frame: np.ndarray) -> Result:
+        if not self._started:
+            raise RuntimeError("step() before start(): give the segmenter a target first")
+        if frame.shape[:2] != self.frame_hw:
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the stream started at "
+                             f"{self.frame_hw[1]}x{self.frame_hw[0]}: restart with a new target")
+        x = self._features([frame])
+        h, w = self.frame_hw
+        projected, probs = {}, []
+        with torch.no_grad():
+            for k in self.ids:
+                z = self.models[k].project(x)
+                s = self.models[k].score_projected(z)[0, 0].clamp(0, 1).numpy()
+                projected[k] = z[0]
+                probs.append(cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR))
+        label, scores = self._merge(probs)
+        self._update_memories(label, projected)
+        return Result.from_label_mask(label, scores, self.ids)
+
+    def _merge(self, probs: list[np.ndarray]) -> tuple[np.ndarray, dict[int, float]]:
+        """Single object: threshold. Several: soft aggregation (odds of each object vs background)."""
+        if len(probs) == 1:
+            fg = probs[0] > self.cfg.threshold
+            label = fg.astype(np.uint8) * np.uint8(self.ids[0])
+            winners = [fg]
+        else:
+            p = np.clip(np.stack(probs), 1e-4, 1 - 1e-4)
+            background = np.prod(1 - p, axis=0, keepdims=True)
+            odds = np.concatenate([background, p]) / np.concatenate([1 - background, 1 - p])
+            best = np.argmax(odds, axis=0)
+            label = np.zeros(best.shape, np.uint8)
+            winners = []
+            for i, k in enumerate(self.ids):
+                win = (best == i + 1) & (p[i] > self.cfg.threshold * 0.5)
+                label[win] = k
+                winners.append(win)
+        scores = {k: float(pr[win].mean()) if win.any() else 0.0 for k, pr, win in zip(self.ids, probs, winners)}
+        return label, scores
+
+    def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor]) -> None:
+        """Add this frame to each object's memory; every t_s frames refit w2.
+
+        Amortised (default): the update works on a snapshot of the memory and runs
+        ceil(update_cg / t_s) CG iterations per frame, so it ends within t_s frames with exactly the
+        w2 the all-at-once update would give on that snapshot, and no frame pays ~100 ms for it.
+        """
+        self.frames_seen += 1
+        cfg = self.cfg
+        for k in self.ids:
+            if np.count_nonzero(label == k) >= cfg.min_pixels:
+                self.memories[k].add(projected[k], self._labels(label, k))
+        if self.frames_seen % cfg.update_every == 0:
+            self._drain_updates(None)  # an unfinished update completes before the next one starts
+            for k in self.ids:
+                z, y, g = (t.clone() for t in self.memories[k].active()) if cfg.amortize \
+                    else self.memories[k].active()
+                self._updates.append(self.models[k].update_steps(z, y, g, cfg.update_cg))
+            if not cfg.amortize:
+                self._drain_updates(None)
+                return
+        self._drain_updates(-(-cfg.update_cg // cfg.update_every))
+
+    def _drain_updates(self, iterations: int | None) -> None:
+        """Advance the running updates by `iterations` CG iterations each (None: to the end)."""
+        running = []
+        for gen in self._updates:
+            n = 0
+            for _ in gen:
+                n += 1
+                if iterations is not None and n >= iterations:
+                    running.append(gen)
+                    break
+        self._updates = running

@@ -1,0 +1,116 @@
+"""One protocol for every model, so the pipeline, eval and benchmarks never special-case a model.
+
+    seg.start(frame, target)   # target: HxW uint8 label mask (0 = background, k = object k) or boxes
+    seg.step(frame) -> Result  # label mask at full frame resolution, per-object scores
+
+Frames are HxWx3 uint8 RGB arrays.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class TargetError(ValueError):
+    """The target given to a segmenter is unusable (wrong size, empty, ...). The message says why."""
+
+
+@dataclass
+class Target:
+    """What to follow: a label mask, or boxes per object id (x0, y0, x1, y1 in pixels, exclusive end)."""
+
+    mask: np.ndarray | None = None
+    boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> "Target":
+        return cls(mask=mask)
+
+    @classmethod
+    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]]) -> "Target":
+        return cls(boxes=dict(boxes))
+
+    def object_ids(self) -> list[int]:
+        if self.mask is not None:
+            return [int(k) for k in np.unique(self.mask) if k != 0]
+        return sorted(int(k) for k in self.boxes)
+
+
+@dataclass
+class ObjectInfo:
+    id: int
+    score: float
+    bbox: tuple[int, int, int, int] | None  # x0, y0, x1, y1 (exclusive), None when absent
+    area: int
+
+
+@dataclass
+class Result:
+    """Label mask (HxW uint8, 0 = background, k = object k) at full frame resolution."""
+
+    mask: np.ndarray
+    objects: list[ObjectInfo]
+
+    @classmethod
+    def from_label_mask(cls, mask: np.ndarray, scores: dict[int, float], ids: list[int]) -> "Result":
+        objects = []
+        for k in ids:
+            ys, xs = np.nonzero(mask == k)
+            if len(xs):
+                bbox = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            else:
+                bbox = None
+            objects.append(ObjectInfo(id=int(k), score=float(scores.get(k, 0.0)), bbox=bbox, area=int(len(xs))))
+        return cls(mask=mask, objects=objects)
+
+
+class Segmenter(abc.ABC):
+    """A model that follows named objects through a stream of frames."""
+
+    name: str = "segmenter"
+
+    @abc.abstractmethod
+    def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
+        """(Re)initialise on `frame` with `target`; returns the target as a Result."""
+
+    @abc.abstractmethod
+    def step(self, frame: np.ndarray) -> Result:
+        """Segment the next frame."""
+
+    @property
+    def started(self) -> bool:
+        return getattr(self, "_started", False)
+
+
+def as_target(target: Target | np.ndarray, height: int, width: int) -> Target:
+    """Validate a target against the frame size; raise TargetError with a useful message."""
+    if isinstance(target, np.ndarray):
+        target = Target.from_mask(target)
+    if target.mask is not None:
+        m = target.mask
+        if m.ndim == 3 and m.shape[2] == 1:
+            m = m[..., 0]
+        if m.ndim != 2:
+            raise TargetError(f"target mask must be HxW, got shape {m.shape}")
+        if m.shape != (height, width):
+            raise TargetError(
+                f"target mask is {m.shape[1]}x{m.shape[0]} but the frame is {width}x{height}; "
+                "give a mask of the frame's size"
+            )
+        m = m.astype(np.uint8, copy=False)
+        if not m.any():
+            raise TargetError("target mask is empty: mark at least one object pixel (value 1..255)")
+        return Target(mask=m)
+    if not target.boxes:
+        raise TargetError("empty target: give a mask or at least one box")
+    for k, (x0, y0, x1, y1) in target.boxes.items():
+        if not (1 <= int(k) <= 255):
+            raise TargetError(f"object id {k} out of range 1..255")
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            raise TargetError(f"box for object {k} is degenerate: {(x0, y0, x1, y1)}")
+        if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+            raise TargetError(f"box for object {k} lies outside the {width}x{height} frame")
+    return target

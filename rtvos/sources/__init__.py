@@ -1,0 +1,99 @@
+"""Frame sources: a synthetic test stream, image folders (DAVIS), video files and cameras.
+
+`open_source(spec)` opens one from a command-line style spec:
+
+    synthetic            640x480 synthetic stream (synthetic:WxH for another size)
+    folder:<dir>         a folder of images, e.g. <davis>/JPEGImages/480p/bear (annotations auto-detected)
+    video:<file>         a video file
+    camera:<index>       a camera by OpenCV index (or a device path, camera:/dev/video2)
+
+A bare existing directory or file path is taken as folder:/video:, and a bare integer as camera:.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from .base import Frame, Pacer, Source, SourceError
+
+__all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_source", "SPEC_FORMS"]
+
+SPEC_FORMS = "synthetic, synthetic:WxH, folder:<dir>, video:<file>, camera:<index>"
+
+
+class LimitedSource(Source):
+    """Wraps a source so that it yields at most `n` frames; other attributes (counters such as
+    `skipped` or `read_failures`) are read through from the wrapped source."""
+
+    def __init__(self, source: Source, n: int):
+        if n < 0:
+            raise SourceError(f"frames must be >= 0 or None, got {n}")
+        self.source, self.n = source, n
+        self.name, self.fps = source.name, source.fps
+
+    def frames(self) -> Iterator[Frame]:
+        if self.n == 0:
+            return
+        gen = self.source.frames()
+        try:
+            for k, frame in enumerate(gen, start=1):
+                yield frame
+                if k >= self.n:
+                    return  # stop before pulling (and pacing) one more frame
+        finally:
+            gen.close()
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __getattr__(self, attr):  # only called for attributes not found on the wrapper
+        if attr == "source":
+            raise AttributeError(attr)
+        return getattr(self.source, attr)
+
+
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SourceError(f"bad synthetic size {text!r}: expected WxH, e.g. synthetic:640x480") from None
+    return w, h
+
+
+def open_source(spec: str, *, fps: float | None = None, frames: int | None = None, width: int | None = None,
+                height: int | None = None, seed: int = 0, loop: bool = False, objects: int = 1) -> Source:
+    """Opens the source named by `spec` (see the module docstring); raises SourceError when it can't.
+
+    fps: pacing for synthetic/folder/video (None = as fast as possible; synthetic then runs unpaced too),
+    a request to the driver for cameras.  frames: at most this many frames (None = all / endless).
+    width, height: synthetic frame size (a WxH in the spec wins) or the camera resolution request.
+    seed, objects: synthetic stream.  loop: replay folders and video files.
+    """
+    from .folder import FolderSource
+    from .synthetic import SyntheticSource
+    from .video import CameraSource, VideoSource
+
+    spec = spec.strip()
+    scheme, sep, arg = spec.partition(":")
+    scheme = scheme.lower()
+    if not sep and scheme not in ("synthetic",):  # bare path or index
+        if spec.isdigit():
+            scheme, arg = "camera", spec
+        elif Path(spec).is_dir():
+            scheme, arg = "folder", spec
+        elif Path(spec).is_file():
+            scheme, arg = "video", spec
+    if scheme == "synthetic":
+        w, h = _parse_size(arg) if arg else (width or 640, height or 480)
+        return SyntheticSource(width=w, height=h, fps=fps, frames=frames, seed=seed, objects=objects)
+    if scheme == "folder" and arg:
+        src: Source = FolderSource(arg, fps=fps, loop=loop)
+    elif scheme == "video" and arg:
+        src = VideoSource(arg, fps=fps, loop=loop)
+    elif scheme == "camera":
+        index: int | str = int(arg) if arg.strip().isdigit() else (arg or 0)
+        src = CameraSource(index, width=width, height=height, fps=fps)
+    else:
+        raise SourceError(f"unknown source {spec!r}: valid forms are {SPEC_FORMS}")
+    return LimitedSource(src, frames) if frames is not None else src

@@ -1,0 +1,173 @@
+"""Real multi-process runs: `rtvos run` (supervisor + capture/infer/publish processes over ZeroMQ) and
+a subscriber in another process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import zmq
+
+from rtvos.client import MaskSubscriber, SubscriberTimeout
+
+RTVOS = [sys.executable, "-m", "rtvos"]
+FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
+
+
+def stage_pids(marker: str) -> list[int]:
+    """PIDs of stage processes whose command line contains `marker` (e.g. the run's unique port)."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if "rtvos.pipeline.stage" in cmd and marker in cmd:
+                pids.append(int(d.name))
+    return pids
+
+
+def test_run_publishes_every_frame_or_counts_it(tmp_path, free_port):
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    stats_path = tmp_path / "S.json"
+    sub_json = tmp_path / "R.json"
+    sub = subprocess.Popen(RTVOS + ["sub", "--connect", endpoint, "--count", "20", "--json", str(sub_json),
+                                    "--timeout", "120", "--quiet"])
+    run = subprocess.run(RTVOS + ["run", "--source", "synthetic", "--frames", "80", "--fps", "30", "--bind", endpoint,
+                                  "--stats-json", str(stats_path), *FAST_MODEL], capture_output=True, text=True,
+                         timeout=180)
+    assert run.returncode == 0, run.stderr
+    assert sub.wait(timeout=60) == 0
+    s = json.loads(stats_path.read_text())
+    assert s["frames_captured"] == 80
+    assert s["frames_published"] + s["frames_dropped"] + s["frames_failed"] == 80
+    assert s["frames_lost"] == 0 and s["frames_failed"] == 0
+    assert s["frames_published"] >= 20
+    assert s["seq_gaps_seen"] == s["frames_dropped"]  # every gap downstream is a counted drop
+    e2e = s["latency_ms"]["end_to_end"]
+    assert 0 < e2e["p50"] <= e2e["p95"] <= e2e["p99"] <= e2e["max"]
+    assert {"capture", "queue", "infer", "publish"} <= set(s["latency_ms"])
+    assert s["fps"] > 0
+    assert s["live_iou"] > 0.5  # the model actually follows the synthetic object
+    assert "running" in run.stderr and "captured 80" in run.stderr
+    r = json.loads(sub_json.read_text())
+    assert r["received"] == 20 and r["out_of_order"] == 0 and not r["timed_out"]
+    assert r["latency_ms"]["p50"] > 0
+
+
+def test_subscriber_sees_schema_and_masks(tmp_path, free_port):
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "60", "--fps", "20",
+                                    "--bind", endpoint, "--encoding", "png", *FAST_MODEL],
+                           stderr=subprocess.DEVNULL)
+    try:
+        with MaskSubscriber(endpoint, stats=True) as sub:
+            msgs = [sub.recv(timeout=120) for _ in range(10)]
+    finally:
+        assert run.wait(timeout=120) == 0
+    seqs = [m.seq for m in msgs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 10
+    for m in msgs:
+        h = m.header
+        assert (h["height"], h["width"], h["encoding"], h["model"]) == (240, 320, "png", "online")
+        assert m.mask.shape == (240, 320) and m.mask.dtype == np.uint8
+        assert set(np.unique(m.mask)) <= {0, 1}
+        assert {"capture_out", "infer_in", "infer_out", "publish_out"} <= set(h["stamps"])
+        assert h["t_capture_ns"] <= h["stamps"]["infer_in"] <= h["stamps"]["publish_out"] <= m.t_receive_ns
+    tracked = [m for m in msgs if m.objects and m.objects[0]["area"] > 0]
+    assert tracked and all(o["id"] == 1 and len(o["bbox"]) == 4 for m in tracked for o in m.objects)
+
+
+def test_sigint_stops_cleanly_with_no_orphans(tmp_path, free_port):
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    stats_path = tmp_path / "S.json"
+    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic", "--fps", "30", "--bind", endpoint,
+                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
+    try:
+        with MaskSubscriber(endpoint) as sub:
+            sub.recv(timeout=120)
+        assert len(stage_pids(str(free_port))) == 3
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    s = json.loads(stats_path.read_text())
+    assert s["frames_captured"] > 0
+    assert s["frames_published"] + s["frames_dropped"] + s["frames_failed"] + s["frames_lost"] == s["frames_captured"]
+    assert s["frames_lost"] == 0  # frames in flight drained before the stages stopped
+    time.sleep(0.5)
+    assert stage_pids(str(free_port)) == []
+
+
+def test_malformed_messages_are_counted_and_the_stream_goes_on(tmp_path, free_port):
+    """Garbage pushed into the live infer socket is rejected and counted; no stage dies."""
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    frames_port = free_port + 1 if free_port < 65000 else free_port - 1
+    launch = tmp_path / "l.toml"
+    launch.write_text(f'[endpoints]\npublish = "{endpoint}"\nframes = "tcp://127.0.0.1:{frames_port}"\n')
+    stats_path = tmp_path / "S.json"
+    run = subprocess.Popen(RTVOS + ["run", "--launch", str(launch), "--source", "synthetic:320x240", "--frames", "90",
+                                    "--fps", "20", "--stats-json", str(stats_path), *FAST_MODEL],
+                           stderr=subprocess.DEVNULL)
+    ctx = zmq.Context()
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 1000)
+    try:
+        with MaskSubscriber(endpoint) as sub:
+            sub.recv(timeout=120)
+            push.connect(f"tcp://127.0.0.1:{frames_port}")
+            push.send_multipart([b"\xc1 not msgpack", b"x"])
+            push.send_multipart([b"\x81\xa1v\x01", b""])  # {"v": 1}: no kind
+            sub.recv(timeout=30)  # still publishing
+        assert run.wait(timeout=120) == 0
+    finally:
+        push.close()
+        ctx.term()
+        if run.poll() is None:
+            run.kill()
+    s = json.loads(stats_path.read_text())
+    assert s["messages_rejected"] == 2
+    assert s["frames_captured"] == 90 and s["frames_lost"] == 0
+
+
+def test_dead_stage_is_reported_and_restarted(tmp_path, free_port):
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    stats_path = tmp_path / "S.json"
+    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "150", "--fps", "20",
+                                    "--bind", endpoint, "--stats-json", str(stats_path), *FAST_MODEL],
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        with MaskSubscriber(endpoint) as sub:
+            sub.recv(timeout=120)
+            publish = [p for p in stage_pids(str(free_port))
+                       if b"publish" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[3]]
+            assert len(publish) == 1
+            os.kill(publish[0], signal.SIGKILL)
+            deadline = time.monotonic() + 60
+            while True:  # the restarted publisher binds the same endpoint; masks flow again
+                try:
+                    sub.recv(timeout=5)
+                    break
+                except SubscriberTimeout:
+                    assert time.monotonic() < deadline, "no masks after the publisher was killed"
+        _, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert "publish stage died" in err and "restarting" in err
+    s = json.loads(stats_path.read_text())
+    assert s["restarts"]["publish"] == 1
+    assert s["frames_captured"] == 150
+    # The dead publisher's count (last heartbeat) is carried over: at most the frames in flight and
+    # those published after its last heartbeat (< 1 s at 20 fps) are unaccounted for.
+    assert s["frames_published"] + s["frames_dropped"] + s["frames_lost"] == 150
+    assert s["frames_lost"] <= 25
+    assert any("publish stage died" in e for e in s["errors"])
