@@ -4,8 +4,10 @@
 
 1. bare:      the segmenter alone in this process, on the same synthetic frames (pre-rendered), no
               transport: frames/s and per-frame latency of `step`.
-2. pipeline:  `rtvos run` (capture, infer, publish as separate processes over ZeroMQ) with the source
-              unpaced (as fast as possible: throughput) and paced at 30 fps (a camera: latency).
+2. pipeline:  `rtvos run` (capture, infer, publish as separate processes over ZeroMQ) with a 60 fps
+              camera for 2x the frames (faster than any model here: the throughput) and a 30 fps camera
+              (latency at a typical camera rate). (Unpaced, the synthetic camera renders 300 frames in
+              under a second, before the model has even started: that measures nothing.)
 Rounds alternate bare/pipeline so machine noise hits both. Prints a table, writes JSON.
 """
 
@@ -87,12 +89,12 @@ def main() -> int:
 
     options = parse_options(args.option)
     size = tuple(int(v) for v in args.size.split("x"))
-    runs = {"bare": [], "pipeline_unpaced": [], "pipeline_30fps": []}
+    runs = {"bare": [], "pipeline_60fps": [], "pipeline_30fps": []}
     for r in range(args.rounds):
         print(f"round {r + 1}/{args.rounds}: bare loop ...", file=sys.stderr)
         runs["bare"].append(bare_loop(args.model, options, args.frames, size))
-        print(f"round {r + 1}/{args.rounds}: pipeline unpaced ...", file=sys.stderr)
-        runs["pipeline_unpaced"].append(pipeline(args.model, options, args.frames, size, 0))
+        print(f"round {r + 1}/{args.rounds}: pipeline, 60 fps camera ...", file=sys.stderr)
+        runs["pipeline_60fps"].append(pipeline(args.model, options, 2 * args.frames, size, 60))
         print(f"round {r + 1}/{args.rounds}: pipeline at 30 fps ...", file=sys.stderr)
         runs["pipeline_30fps"].append(pipeline(args.model, options, args.frames, size, 30))
 
@@ -107,7 +109,7 @@ def main() -> int:
 
     summary = {k: {"fps": med(v, "fps"), "p50_ms": med(v, "latency_ms", "p50"), "p95_ms": med(v, "latency_ms", "p95"),
                    "p99_ms": med(v, "latency_ms", "p99")} for k, v in runs.items()}
-    ratio_fps = summary["pipeline_unpaced"]["fps"] / summary["bare"]["fps"]
+    ratio_fps = summary["pipeline_60fps"]["fps"] / summary["bare"]["fps"]
     print(f"\n{args.model} {options or ''} on synthetic {args.size}, {args.frames} frames, median of {args.rounds} rounds")
     print(f"{'mode':18s} {'fps':>7s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}")
     for k, v in summary.items():
