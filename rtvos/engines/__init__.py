@@ -3,6 +3,10 @@
     engine = load_engine(module, input_shape, backend="onnxruntime")
     outputs = engine(x)            # tuple of tensors, same as module(x)
 
+    # several inputs: a tuple of shapes, and the tensors in the same order
+    engine = load_engine(decoder, ((1, 24, 64, 112), (1, 40, 32, 56)), backend="onnxruntime")
+    outputs = engine(a, b)         # same as decoder(a, b)
+
 - ``torch``        eager PyTorch, the reference; always available.
 - ``onnxruntime``  the module exported to ONNX once per (weights, input shape, versions), cached on
                    disk, run by ONNX Runtime on the CPU. The CPU default.
@@ -19,7 +23,10 @@ from rtvos.engines.torch_engine import TorchEngine
 BACKENDS = ("auto", "torch", "onnxruntime")
 
 
-def load_engine(module, input_shape: tuple[int, ...], backend: str = "auto", threads: int | None = None) -> Engine:
+def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], backend: str = "auto",
+                threads: int | None = None) -> Engine:
+    """An engine for `module` at a fixed input shape: one shape (ints) for a one-input module, or a
+    tuple of shapes for a module with several inputs (called as ``engine(x0, x1, ...)``)."""
     if backend not in BACKENDS:
         raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "torch":

@@ -33,9 +33,18 @@ def module_checksum(module: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
+def input_shapes(input_shape) -> tuple[tuple[int, ...], ...]:
+    """Normalise an engine's input shape: one shape (ints) -> ((ints),); a sequence of shapes -> a tuple
+    of int tuples.  A module with one input and a module with several share one code path this way."""
+    shape = tuple(input_shape)
+    if shape and all(isinstance(d, (tuple, list, torch.Size)) for d in shape):
+        return tuple(tuple(int(d) for d in s) for s in shape)
+    return (tuple(int(d) for d in shape),)
+
+
 class Engine(abc.ABC):
     backend: str = "?"
 
     @abc.abstractmethod
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        ...
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Run on one tensor per module input (in order); returns the outputs as a tuple."""

@@ -12,30 +12,38 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from rtvos.engines.base import Engine, EngineError, cache_dir, module_checksum
+from rtvos.engines.base import Engine, EngineError, cache_dir, input_shapes, module_checksum
 
 log = logging.getLogger("rtvos.engines")
 OPSET = 17
 
 
-def onnx_path(module: torch.nn.Module, input_shape: tuple[int, ...]):
-    shape = "x".join(str(d) for d in input_shape)
+def onnx_path(module: torch.nn.Module, input_shape):
+    shape = "_".join("x".join(str(d) for d in s) for s in input_shapes(input_shape))
     key = f"{type(module).__name__}-{module_checksum(module)}-{shape}-torch{torch.__version__}-ort{ort.__version__}"
     return cache_dir() / f"{key.replace('+', '_')}.onnx"
 
 
-def export_onnx(module: torch.nn.Module, input_shape: tuple[int, ...], path) -> None:
-    """Export with the TorchScript-based exporter (the dynamo exporter needs onnxscript), atomically."""
+def input_names(n: int) -> list[str]:
+    """ONNX input names: "input" for a one-input module (as before), "input0", "input1", ... otherwise."""
+    return ["input"] if n == 1 else [f"input{i}" for i in range(n)]
+
+
+def export_onnx(module: torch.nn.Module, input_shape, path) -> None:
+    """Export with the TorchScript-based exporter (the dynamo exporter needs onnxscript), atomically.
+    `input_shape`: one shape, or a tuple of shapes for a module with several inputs."""
     module = module.eval()
-    x = torch.zeros(input_shape)
+    shapes = input_shapes(input_shape)
+    xs = tuple(torch.zeros(s) for s in shapes)
     with torch.no_grad():
-        n_out = len(module(x)) if isinstance(module(x), tuple) else 1
+        out = module(*xs)
+        n_out = len(out) if isinstance(out, tuple) else 1
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=path.parent)
     os.close(fd)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, (x,), tmp, input_names=["input"],
+            torch.onnx.export(module, xs, tmp, input_names=input_names(len(shapes)),
                               output_names=[f"out{i}" for i in range(n_out)], opset_version=OPSET,
                               dynamo=False)
         os.replace(tmp, path)
@@ -47,12 +55,14 @@ def export_onnx(module: torch.nn.Module, input_shape: tuple[int, ...], path) -> 
 class OnnxRuntimeEngine(Engine):
     backend = "onnxruntime"
 
-    def __init__(self, module: torch.nn.Module, input_shape: tuple[int, ...], threads: int | None = None):
-        self.input_shape = tuple(input_shape)
-        self.path = onnx_path(module, self.input_shape)
+    def __init__(self, module: torch.nn.Module, input_shape, threads: int | None = None):
+        self.input_shapes = input_shapes(input_shape)
+        self.input_shape = self.input_shapes[0] if len(self.input_shapes) == 1 else self.input_shapes
+        self.names = input_names(len(self.input_shapes))
+        self.path = onnx_path(module, self.input_shapes)
         if not self.path.exists():
             log.info("exporting %s for %s to %s", type(module).__name__, self.input_shape, self.path)
-            export_onnx(module, self.input_shape, self.path)
+            export_onnx(module, self.input_shapes, self.path)
         opts = ort.SessionOptions()
         # ORT's default thread count ignores CPU affinity and oversubscribes small machines.
         opts.intra_op_num_threads = threads or torch.get_num_threads()
@@ -62,8 +72,12 @@ class OnnxRuntimeEngine(Engine):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        if tuple(x.shape) != self.input_shape:
-            raise EngineError(f"engine built for input {self.input_shape}, got {tuple(x.shape)}")
-        outs = self.session.run(None, {"input": np.ascontiguousarray(x.detach().numpy(), dtype=np.float32)})
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        got = tuple(tuple(x.shape) for x in inputs)
+        if got != self.input_shapes:
+            expected = self.input_shape if len(self.input_shapes) > 1 else self.input_shapes[0]
+            shown = got if len(got) != 1 else got[0]
+            raise EngineError(f"engine built for input {expected}, got {shown}")
+        feeds = {name: np.ascontiguousarray(x.detach().numpy(), dtype=np.float32) for name, x in zip(self.names, inputs)}
+        outs = self.session.run(None, feeds)
         return tuple(torch.from_numpy(o) for o in outs)

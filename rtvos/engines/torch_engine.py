@@ -14,7 +14,11 @@ class TorchEngine(Engine):
         self.module = module.eval().to(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.module(x.contiguous(memory_format=torch.channels_last))
+    def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.module(*(_channels_last(x) for x in inputs))
         out = out if isinstance(out, tuple) else (out,)
         return tuple(t.contiguous() for t in out)
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x.contiguous()

@@ -314,10 +314,11 @@ class Supervisor:
 
 def run_pipeline(cfg: RunConfig) -> int:
     """Run until the source ends or Ctrl-C. Exit code 0 when every captured frame was published or
-    counted as dropped/failed, 1 when frames were lost (a stage died with frames in flight), 3 when
-    the pipeline could not start."""
+    counted as dropped/failed; 1 when frames were lost (a stage died with frames in flight) or the
+    source failed mid-stream (e.g. the camera disappeared); 3 when the pipeline could not start."""
     sup = Supervisor(cfg)
     code = sup.run()
-    if code == 0 and sup.result["frames_lost"]:
+    capture = sup.stages["capture"].final or {}
+    if code == 0 and (sup.result["frames_lost"] or capture.get("error")):
         code = 1
     return code

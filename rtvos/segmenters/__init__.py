@@ -13,6 +13,12 @@ def _online(**opts) -> Segmenter:
     return OnlineSegmenter(**opts)
 
 
+def _crvos(**opts) -> Segmenter:
+    from rtvos.segmenters.crvos import CRVOSSegmenter
+
+    return CRVOSSegmenter(**opts)
+
+
 def _static(**opts) -> Segmenter:
     from rtvos.segmenters.static import StaticSegmenter
 
@@ -21,6 +27,7 @@ def _static(**opts) -> Segmenter:
 
 REGISTRY: dict[str, tuple[Callable[..., Segmenter], str]] = {
     "online": (_online, "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features"),
+    "crvos": (_crvos, "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules (trained decoder)"),
     "static": (_static, "baseline: repeats the first mask on every frame (the trivial lower bound)"),
 }
 

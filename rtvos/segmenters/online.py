@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from rtvos.engines import load_engine
+from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.augment import augment_first_frame
 from rtvos.segmenters.backbone import Backbone, preprocess
 from rtvos.segmenters.boxinit import target_to_mask
@@ -143,24 +144,8 @@ class OnlineSegmenter(Segmenter):
         return Result.from_label_mask(label, scores, self.ids)
 
     def _merge(self, probs: list[np.ndarray]) -> tuple[np.ndarray, dict[int, float]]:
-        """Single object: threshold. Several: soft aggregation (odds of each object vs background)."""
-        if len(probs) == 1:
-            fg = probs[0] > self.cfg.threshold
-            label = fg.astype(np.uint8) * np.uint8(self.ids[0])
-            winners = [fg]
-        else:
-            p = np.clip(np.stack(probs), 1e-4, 1 - 1e-4)
-            background = np.prod(1 - p, axis=0, keepdims=True)
-            odds = np.concatenate([background, p]) / np.concatenate([1 - background, 1 - p])
-            best = np.argmax(odds, axis=0)
-            label = np.zeros(best.shape, np.uint8)
-            winners = []
-            for i, k in enumerate(self.ids):
-                win = (best == i + 1) & (p[i] > self.cfg.threshold * 0.5)
-                label[win] = k
-                winners.append(win)
-        scores = {k: float(pr[win].mean()) if win.any() else 0.0 for k, pr, win in zip(self.ids, probs, winners)}
-        return label, scores
+        """Single object: threshold. Several: soft aggregation (see `aggregate.merge_probabilities`)."""
+        return merge_probabilities(probs, self.ids, self.cfg.threshold)
 
     def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor]) -> None:
         """Add this frame to each object's memory; every t_s frames refit w2.
