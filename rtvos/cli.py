@@ -192,6 +192,43 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from rtvos.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def cmd_export(args) -> int:
+    """Build (and cache) every engine a model uses at a frame size, ahead of the first run."""
+    import torch
+
+    from rtvos.bench import load_frames, parse_hw
+    from rtvos.engines import EngineError, cache_dir
+    from rtvos.segmenters import available, create_segmenter
+
+    if args.model not in available():
+        print(f"rtvos: unknown model {args.model!r}; available: {', '.join(available())}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(os.cpu_count() or 1)
+    before = {p: p.stat().st_mtime for p in cache_dir().iterdir()}
+    frames, target = load_frames(None, parse_hw(args.size), 2)
+    t0 = time.perf_counter()
+    try:
+        seg = create_segmenter(args.model, backend=args.backend, **parse_options(args.option))
+        seg.start(frames[0], target)
+        seg.step(frames[1])
+    except EngineError as exc:
+        print(f"rtvos export: {exc}", file=sys.stderr)
+        return 3
+    built = [p for p in cache_dir().iterdir() if before.get(p) != p.stat().st_mtime]
+    used = sorted(p.name for p in cache_dir().iterdir())
+    print(f"rtvos export: {args.model} [{args.backend}] at {args.size}: {len(built)} engine file(s) built in "
+          f"{time.perf_counter() - t0:.1f} s; cache {cache_dir()} holds {len(used)}")
+    for p in built:
+        print(f"  {p.name}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from rtvos.segmenters import available
 
@@ -243,6 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--threads", type=int)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
+
+    b = sub.add_parser("bench", help="time a segmenter alone on frames of a real size")
+    b.add_argument("--model", default="online")
+    b.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
+    b.add_argument("--size", default="480x854", help="frame size HEIGHTxWIDTH (default 480x854, DAVIS 480p)")
+    b.add_argument("--frames", type=int, default=100, help="timed frames")
+    b.add_argument("--warmup", type=int, default=10)
+    b.add_argument("--source", help="frames from this source (e.g. folder:DIR) instead of the synthetic camera")
+    b.add_argument("--option", action="append", metavar="KEY=VALUE")
+    b.add_argument("--threads", type=int)
+    b.add_argument("--json", help="write fps, latency_ms.{p50,p99}, input, backend, model here")
+    b.set_defaults(func=cmd_bench)
+
+    x = sub.add_parser("export", help="build and cache a model's compiled engines for a frame size")
+    x.add_argument("--model", default="online")
+    x.add_argument("--backend", default="onnxruntime", help="onnxruntime | tensorrt")
+    x.add_argument("--size", default="480x854", help="frame size HEIGHTxWIDTH")
+    x.add_argument("--option", action="append", metavar="KEY=VALUE")
+    x.set_defaults(func=cmd_export)
 
     m = sub.add_parser("models", help="list the available models")
     m.set_defaults(func=cmd_models)

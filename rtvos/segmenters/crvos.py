@@ -136,6 +136,7 @@ class CRVOSConfig:
     threshold: float = 0.5       # on the up-sampled foreground probability
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/checkpoints/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
+    decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
 
 
 class CRVOSSegmenter(Segmenter):
@@ -178,7 +179,7 @@ class CRVOSSegmenter(Segmenter):
         inputs = [f.expand(n, -1, -1, -1).contiguous() for f in feats] + [clue.contiguous()]
         if n not in self._decoder_engines:
             shapes = tuple(tuple(t.shape) for t in inputs)
-            self._decoder_engines[n] = load_engine(self.decoder, shapes, self.cfg.backend)
+            self._decoder_engines[n] = load_engine(self.decoder, shapes, self.cfg.decoder_backend or self.cfg.backend)
         return self._decoder_engines[n](*inputs)[0]
 
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
