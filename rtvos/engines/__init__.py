@@ -10,6 +10,8 @@
 - ``torch``        eager PyTorch, the reference; always available.
 - ``onnxruntime``  the module exported to ONNX once per (weights, input shape, versions), cached on
                    disk, run by ONNX Runtime on the CPU. The CPU default.
+- ``tensorrt``     torch-tensorrt, fp16, on an NVIDIA GPU; engine cached on disk (optional extra, see
+                   tensorrt_engine.py for what was and was not verified).
 - ``auto``         onnxruntime when installed, else torch.
 
 Models never call a backend directly; the online optimisation (autograd / GN-CG) always stays eager.
@@ -20,7 +22,7 @@ from __future__ import annotations
 from rtvos.engines.base import Engine, EngineError, cache_dir
 from rtvos.engines.torch_engine import TorchEngine
 
-BACKENDS = ("auto", "torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
 def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], backend: str = "auto",
@@ -31,6 +33,11 @@ def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ..
         raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "torch":
         return TorchEngine(module)
+    if backend == "tensorrt":
+        from rtvos.engines.tensorrt_engine import TensorRTEngine
+
+        shapes = input_shape if isinstance(input_shape[0], (tuple, list)) else (input_shape,)
+        return TensorRTEngine(module, [tuple(s) for s in shapes])
     try:
         from rtvos.engines.onnxruntime_engine import OnnxRuntimeEngine
     except ImportError as exc:

@@ -1,0 +1,53 @@
+"""Engines: cache keys and the TensorRT backend's behaviour where it cannot run (no CUDA here)."""
+
+import pytest
+import torch
+
+from rtvos.engines import EngineError, load_engine
+from rtvos.engines.base import module_checksum
+from rtvos.engines.tensorrt_engine import engine_path
+
+
+class Tiny(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return (torch.relu(self.conv(x)),)
+
+
+def test_checksum_follows_the_weights():
+    a, b = Tiny(), Tiny()
+    assert module_checksum(a) != module_checksum(b)
+    b.load_state_dict(a.state_dict())
+    assert module_checksum(a) == module_checksum(b)
+
+
+def test_tensorrt_cache_key_names_shape_precision_version_and_device():
+    m = Tiny()
+    p = engine_path(m, [(1, 3, 32, 32)], "2.9.0", "NVIDIA H100 80GB HBM3")
+    assert "1x3x32x32" in p.name and "fp16" in p.name and "trt2.9.0" in p.name and "H100" in p.name
+    assert p != engine_path(m, [(1, 3, 64, 64)], "2.9.0", "NVIDIA H100 80GB HBM3")
+    assert p != engine_path(m, [(1, 3, 32, 32)], "2.9.0", "NVIDIA H200")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error path")
+def test_tensorrt_without_cuda_says_what_to_use_instead():
+    with pytest.raises(EngineError, match="onnxruntime"):
+        load_engine(Tiny(), (1, 3, 32, 32), backend="tensorrt")
+
+
+def test_unknown_backend():
+    with pytest.raises(EngineError, match="choose one of"):
+        load_engine(Tiny(), (1, 3, 32, 32), backend="tpu")
+
+
+def test_onnxruntime_matches_torch(tmp_path, monkeypatch):
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    m = Tiny().eval()
+    x = torch.rand(1, 3, 32, 32)
+    ref = load_engine(m, tuple(x.shape), "torch")(x)[0]
+    out = load_engine(m, tuple(x.shape), "onnxruntime")(x)[0]
+    assert (ref - out).abs().max() < 1e-5
+    assert list((tmp_path / "engines").glob("*.onnx"))
