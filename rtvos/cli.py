@@ -78,6 +78,8 @@ def cmd_run(args) -> int:
         ep.allow_remote = True
     if args.encoding:
         cfg.publish.encoding = args.encoding
+    if args.publish_images:
+        cfg.publish.images = True
     if args.stats_json:
         cfg.monitor.stats_json = args.stats_json
     try:
@@ -229,6 +231,12 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_view(args) -> int:
+    from rtvos.viewer import main as view_main
+
+    return view_main(args)
+
+
 def cmd_models(args) -> int:
     from rtvos.segmenters import available
 
@@ -257,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
     r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     r.add_argument("--encoding", choices=("mono8", "png"), help="mask encoding on the topic")
+    r.add_argument("--publish-images", action="store_true", help="also publish the frames (topic 'image') for viewers")
     r.add_argument("--stats-json", help="write the run's statistics here at exit")
     r.set_defaults(func=cmd_run)
 
@@ -299,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--size", default="480x854", help="frame size HEIGHTxWIDTH")
     x.add_argument("--option", action="append", metavar="KEY=VALUE")
     x.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("view", help="live demo: masks drawn over the video (run with --publish-images)")
+    v.add_argument("--connect", default="tcp://127.0.0.1:5555")
+    v.add_argument("--show", action="store_true", help="open a window (needs an OpenCV build with a GUI)")
+    v.add_argument("--record", help="write the overlaid video here (.avi, MJPG)")
+    v.add_argument("--record-fps", type=float, default=25.0)
+    v.add_argument("--snapshot", help="keep this PNG updated with the latest picture (once a second)")
+    v.add_argument("--count", type=int, help="stop after N pictures")
+    v.add_argument("--timeout", type=float, default=60.0)
+    v.set_defaults(func=cmd_view)
 
     m = sub.add_parser("models", help="list the available models")
     m.set_defaults(func=cmd_models)

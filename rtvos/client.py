@@ -14,8 +14,10 @@ Messages on the wire: `[topic, msgpack header, buffer]`, see rtvos.messages.
 
 from __future__ import annotations
 
+import collections
 import time
 
+import numpy as np
 import zmq
 
 from rtvos import messages
@@ -27,6 +29,7 @@ class SubscriberTimeout(TimeoutError):
 
 class ReceivedMask(messages.MaskMessage):
     t_receive_ns: int = 0
+    image: "np.ndarray | None" = None  # the frame (RGB), when subscribed with images=True and published
 
     @property
     def latency_ms(self) -> float:
@@ -35,7 +38,8 @@ class ReceivedMask(messages.MaskMessage):
 
 
 class MaskSubscriber:
-    def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", *, stats: bool = False, ctx: zmq.Context | None = None):
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", *, stats: bool = False, images: bool = False,
+                 ctx: zmq.Context | None = None):
         self._own_ctx = ctx is None
         self.ctx = ctx or zmq.Context()
         self.sock = self.ctx.socket(zmq.SUB)
@@ -45,6 +49,9 @@ class MaskSubscriber:
         self.sock.setsockopt(zmq.SUBSCRIBE, messages.TOPIC_MASK)
         if stats:
             self.sock.setsockopt(zmq.SUBSCRIBE, messages.TOPIC_STATS)
+        if images:  # the run must publish them (`rtvos run --publish-images`)
+            self.sock.setsockopt(zmq.SUBSCRIBE, messages.TOPIC_IMAGE)
+        self._images: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self.sock.connect(endpoint)
         self.endpoint = endpoint
         self.rejected = 0
@@ -66,12 +73,19 @@ class MaskSubscriber:
                 if topic == messages.TOPIC_STATS:
                     self.last_stats = header
                     continue
+                if topic == messages.TOPIC_IMAGE:
+                    frame = messages.decode_frame(parts[1:], header)
+                    self._images[frame.seq] = frame.image
+                    while len(self._images) > 8:  # an image whose mask never came is forgotten
+                        self._images.popitem(last=False)
+                    continue
                 msg = messages.decode_mask(parts[1:], header)
             except (messages.MessageError, IndexError):
                 self.rejected += 1
                 continue
             out = ReceivedMask(header=msg.header, mask=msg.mask)
             out.t_receive_ns = t_rx
+            out.image = self._images.pop(msg.seq, None)
             return out
 
     def __iter__(self):

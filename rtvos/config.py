@@ -2,7 +2,7 @@
 
 A launch file looks like `launch/synthetic_demo.toml`:
 
-    [source]    spec, fps, frames, width, height, seed, loop, target_mask, target_box
+    [source]    spec, fps, frames, width, height, seed, loop, target_mask, target_box, profile, calibration
     [model]     name, device, [model.options]
     [endpoints] publish, allow_remote, frames, results, stats
     [budgets]   capture_ms, infer_ms, publish_ms, end_to_end_ms
@@ -33,6 +33,8 @@ class SourceConfig:
     loop: bool = False
     target_mask: str | None = None    # PNG label mask for the first frame (0 bg, k = object k)
     target_box: list[float] | None = None  # x0, y0, x1, y1 on the first frame (object 1)
+    profile: str | None = None        # thermal sources: normalisation profile (name in calibration/thermal/ or .toml)
+    calibration: str | None = None    # thermal:<path> sources: camera_info YAML for undistortion
 
 
 @dataclass
@@ -67,6 +69,7 @@ class BudgetConfig:
 class PublishConfig:
     encoding: str = "mono8"
     camera_id: str = "cam0"
+    images: bool = False              # also publish the frames (topic "image"), e.g. for `rtvos view`
 
 
 @dataclass

@@ -11,8 +11,10 @@ Kinds of message:
   k = object k; or ``png``: the same mask PNG-encoded, lossless).
 - ``eos``    end of stream (a finite source ran out), header only, carries the final counters.
 
-On the public PUB socket every message is prefixed with a topic frame (``b"mask"`` or ``b"stats"``) so
-subscribers can filter; internal PUSH/PULL links carry no topic frame.
+On the public PUB socket every message is prefixed with a topic frame (``b"mask"``, ``b"stats"``, and
+``b"image"`` when the run publishes its frames too) so subscribers can filter; internal PUSH/PULL links
+carry no topic frame. On the internal infer -> publish link a mask message may carry extra buffers
+after the mask (ground truth, the image), named in order by the header's ``extras`` list.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ MAX_BUFFER_BYTES = 64 * 1024 * 1024  # a 4K RGB frame is ~25 MB
 
 TOPIC_MASK = b"mask"
 TOPIC_STATS = b"stats"
+TOPIC_IMAGE = b"image"  # optional: the frames themselves (frame messages), for viewers and recorders
 
 ENCODINGS = ("mono8", "png")
 
@@ -73,7 +76,7 @@ def _require_int(header: dict, key: str, lo: int = 0, hi: int = 1 << 62) -> int:
     return value
 
 
-def _buffer_as_array(buf, shape: tuple[int, ...], what: str) -> np.ndarray:
+def buffer_as_array(buf, shape: tuple[int, ...], what: str) -> np.ndarray:
     mv = memoryview(buf)
     expected = int(np.prod(shape))
     if mv.nbytes != expected:
@@ -147,10 +150,10 @@ def decode_frame(parts: list, header: dict | None = None) -> FrameMessage:
         raise MessageError(f"frame message has {len(parts)} parts, header announces {2 + len(extras)}")
     if h * w * 3 > MAX_BUFFER_BYTES:
         raise MessageError(f"frame of {w}x{h} exceeds the buffer size limit")
-    image = _buffer_as_array(parts[1], (h, w, 3), "image")
+    image = buffer_as_array(parts[1], (h, w, 3), "image")
     out = FrameMessage(header=header, image=image)
     for label, buf in zip(extras, parts[2:]):
-        arr = _buffer_as_array(buf, (h, w), label)
+        arr = buffer_as_array(buf, (h, w), label)
         if label == "target":
             out.target = arr
         elif label == "gt":
@@ -219,7 +222,7 @@ def decode_mask(parts: list, header: dict | None = None) -> MaskMessage:
     w = _require_int(header, "width", 1, 16384)
     enc = header.get("encoding")
     if enc == "mono8":
-        mask = _buffer_as_array(parts[1], (h, w), "mask")
+        mask = buffer_as_array(parts[1], (h, w), "mask")
     elif enc == "png":
         data = np.frombuffer(memoryview(parts[1]), dtype=np.uint8)
         if data.nbytes > MAX_BUFFER_BYTES:

@@ -82,8 +82,8 @@ def test_latest_frame_wins_and_target_frames_are_never_dropped():
 
 def test_infer_loop_counts_bad_targets_and_frames_before_a_target():
     loop = InferLoop(create_segmenter("static"), "static")
-    parts, gt = loop.process(_frame_msg(0), 0)  # no target yet: an empty mask, counted
-    assert loop.counters["no_target"] == 1 and gt is None
+    parts = loop.process(_frame_msg(0), 0)  # no target yet: an empty mask, counted
+    assert loop.counters["no_target"] == 1 and len(parts) == 2
     assert not messages.decode_mask(parts).mask.any()
     assert loop.process(_frame_msg(1, np.zeros((32, 48), np.uint8)), 0) is None  # empty target
     assert loop.counters["failed"] == 1

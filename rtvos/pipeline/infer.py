@@ -27,10 +27,10 @@ log = logging.getLogger("rtvos.infer")
 class InferLoop:
     """The stage's logic, free of process plumbing (so it can be driven directly in tests)."""
 
-    def __init__(self, segmenter, model_name: str, encoding: str = "mono8"):
+    def __init__(self, segmenter, model_name: str, forward_image: bool = False):
         self.seg = segmenter
         self.model_name = model_name
-        self.encoding = encoding
+        self.forward_image = forward_image  # pass the frame on, for the public image topic
         self.counters = {"dropped_infer": 0, "failed": 0, "rejected": 0, "no_target": 0, "inferred": 0}
 
     def select(self, batch: list[messages.FrameMessage]) -> list[messages.FrameMessage]:
@@ -53,9 +53,9 @@ class InferLoop:
         self.counters["dropped_infer"] += len(batch) - len(keep)
         return keep
 
-    def process(self, msg: messages.FrameMessage, t_in_ns: int) -> tuple[list, np.ndarray | None] | None:
-        """Segment one frame: (mask message parts, ground truth if the source had it), or None if the
-        frame failed (counted)."""
+    def process(self, msg: messages.FrameMessage, t_in_ns: int) -> list | None:
+        """Segment one frame: the parts for the publisher ([header, mask, *extras]: the ground truth when
+        the source has it, the image when forwarded), or None if the frame failed (counted)."""
         h, w = msg.image.shape[:2]
         try:
             if msg.has_target:
@@ -83,13 +83,13 @@ class InferLoop:
         stamps["infer_out"] = time.monotonic_ns()
         objects = [{"id": o.id, "score": round(o.score, 4), "bbox": list(o.bbox) if o.bbox else None,
                     "area": o.area} for o in result.objects]
-        extra = {}
-        if msg.gt_mask is not None:
-            extra["gt_available"] = True
-        return messages.encode_mask(
+        extras = {"gt": msg.gt_mask, "image": msg.image if self.forward_image else None}
+        extras = {k: v for k, v in extras.items() if v is not None}
+        parts = messages.encode_mask(
             result.mask, msg.seq, msg.header["t_capture_ns"], camera_id=msg.header.get("camera_id", "cam0"),
             model=self.model_name, objects=objects, stamps=stamps, encoding="mono8",
-            name=msg.header.get("name"), extra=extra), msg.gt_mask
+            name=msg.header.get("name"), extra={"extras": list(extras)})
+        return parts + list(extras.values())
 
 
 def run_infer(cfg: RunConfig, links: Links) -> None:
@@ -110,7 +110,7 @@ def run_infer(cfg: RunConfig, links: Links) -> None:
     inp.bind(links.frames)
     out = make_socket(ctx, zmq.PUSH, hwm=64, linger_ms=5000)
     out.connect(links.results)
-    loop = InferLoop(seg, cfg.model.name)
+    loop = InferLoop(seg, cfg.model.name, forward_image=cfg.publish.images)
     reporter.send("ready", model=cfg.model.name)
     eos = None
     try:
@@ -131,11 +131,8 @@ def run_infer(cfg: RunConfig, links: Links) -> None:
                     loop.counters["rejected"] += 1
                     log.warning("rejected a malformed message: %s", exc)
             for msg in loop.select(batch):
-                done = loop.process(msg, t_in)
-                if done is not None:
-                    parts, gt = done
-                    if gt is not None:
-                        parts = parts + [gt]
+                parts = loop.process(msg, t_in)
+                if parts is not None:
                     out.send_multipart(parts, copy=False)
         counters = dict(eos or {})
         counters.pop("v", None)

@@ -46,14 +46,21 @@ class Publisher:
         header = messages.unpack_header(parts[0])
         if header["kind"] != "mask":
             raise messages.MessageError(f"publisher expects masks, got {header['kind']!r}")
-        gt = None
-        if len(parts) == 3:
-            gt = np.frombuffer(memoryview(parts[2]), np.uint8)
-            parts = parts[:2]
-        msg = messages.decode_mask(parts, header)
-        if gt is not None and gt.size == msg.mask.size:
-            self.iou_sum += mask_iou(msg.mask, gt.reshape(msg.mask.shape))
+        names = header.pop("extras", [])
+        if not isinstance(names, list) or len(parts) != 2 + len(names):
+            raise messages.MessageError(f"mask message has {len(parts)} parts, header announces {2 + len(names)}")
+        extras = dict(zip(names, parts[2:]))
+        msg = messages.decode_mask(parts[:2], header)
+        h, w = msg.mask.shape
+        if "gt" in extras:
+            gt = messages.buffer_as_array(extras["gt"], (h, w), "gt")
+            self.iou_sum += mask_iou(msg.mask, gt)
             self.iou_count += 1
+        if "image" in extras and self.cfg.publish.images:
+            image = messages.buffer_as_array(extras["image"], (h, w, 3), "image")
+            frame = messages.encode_frame(image, msg.seq, header["t_capture_ns"],
+                                          camera_id=header.get("camera_id", "cam0"), name=header.get("name"))
+            self.pub.send_multipart([messages.TOPIC_IMAGE, *frame], copy=False)
         if self.last_seq is not None and msg.seq > self.last_seq + 1:
             self.gaps += msg.seq - self.last_seq - 1
         self.last_seq = msg.seq
