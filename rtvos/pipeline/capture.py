@@ -47,7 +47,8 @@ def run_capture(cfg: RunConfig, links: Links) -> None:
     error = None
     try:
         source = open_source(sc.spec, fps=sc.fps or None, frames=sc.frames, width=sc.width,
-                             height=sc.height, seed=sc.seed, loop=sc.loop)
+                             height=sc.height, seed=sc.seed, loop=sc.loop, profile=sc.profile,
+                             calibration=sc.calibration)
         target_mask = load_target_mask(sc.target_mask) if sc.target_mask else None
         boxes = {1: tuple(sc.target_box)} if sc.target_box else None
         reporter.send("ready", source=sc.spec)

@@ -6,12 +6,16 @@
     folder:<dir>         a folder of images, e.g. <davis>/JPEGImages/480p/bear (annotations auto-detected)
     video:<file>         a video file
     camera:<index>       a camera by OpenCV index (or a device path, camera:/dev/video2)
+    thermal:<path>       a thermal recording: folder of 16-bit PNG/TIFF or .raw files, one .raw file of many
+                         frames, or an 8-bit video; normalised with `profile`, undistorted with `calibration`
+    synthetic-thermal    640x512 synthetic 14-bit LWIR road scene with road masks (synthetic-thermal:WxH)
 
 A bare existing directory or file path is taken as folder:/video:, and a bare integer as camera:.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +23,10 @@ from .base import Frame, Pacer, Source, SourceError
 
 __all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_source", "SPEC_FORMS"]
 
-SPEC_FORMS = "synthetic, synthetic:WxH, folder:<dir>, video:<file>, camera:<index>"
+log = logging.getLogger(__name__)
+
+SPEC_FORMS = ("synthetic, synthetic:WxH, folder:<dir>, video:<file>, camera:<index>, thermal:<path>, "
+              "synthetic-thermal, synthetic-thermal:WxH")
 
 
 class LimitedSource(Source):
@@ -62,22 +69,28 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def open_source(spec: str, *, fps: float | None = None, frames: int | None = None, width: int | None = None,
-                height: int | None = None, seed: int = 0, loop: bool = False, objects: int = 1) -> Source:
+                height: int | None = None, seed: int = 0, loop: bool = False, objects: int = 1,
+                profile: str | None = None, calibration: str | None = None) -> Source:
     """Opens the source named by `spec` (see the module docstring); raises SourceError when it can't.
 
     fps: pacing for synthetic/folder/video (None = as fast as possible; synthetic then runs unpaced too),
     a request to the driver for cameras.  frames: at most this many frames (None = all / endless).
     width, height: synthetic frame size (a WxH in the spec wins) or the camera resolution request.
     seed, objects: synthetic stream.  loop: replay folders and video files.
+    Thermal sources: width, height give the raw frame size (.raw files); profile is a thermal
+    normalisation profile (a name in calibration/thermal/ or a .toml path; None = "default");
+    calibration a camera_info YAML for undistortion (thermal:<path> only).
     """
     from .folder import FolderSource
     from .synthetic import SyntheticSource
+    from .synthetic_thermal import SyntheticThermalRoadSource
+    from .thermal import ThermalSource
     from .video import CameraSource, VideoSource
 
     spec = spec.strip()
     scheme, sep, arg = spec.partition(":")
     scheme = scheme.lower()
-    if not sep and scheme not in ("synthetic",):  # bare path or index
+    if not sep and scheme not in ("synthetic", "synthetic-thermal"):  # bare path or index
         if spec.isdigit():
             scheme, arg = "camera", spec
         elif Path(spec).is_dir():
@@ -87,10 +100,19 @@ def open_source(spec: str, *, fps: float | None = None, frames: int | None = Non
     if scheme == "synthetic":
         w, h = _parse_size(arg) if arg else (width or 640, height or 480)
         return SyntheticSource(width=w, height=h, fps=fps, frames=frames, seed=seed, objects=objects)
+    if scheme == "synthetic-thermal":
+        if calibration:
+            log.warning("synthetic-thermal has no lens distortion: ignoring calibration %s", calibration)
+        w, h = _parse_size(arg) if arg else (width or 640, height or 512)
+        return SyntheticThermalRoadSource(width=w, height=h, fps=fps, frames=frames, seed=seed,
+                                          profile=profile or "default")
     if scheme == "folder" and arg:
         src: Source = FolderSource(arg, fps=fps, loop=loop)
     elif scheme == "video" and arg:
         src = VideoSource(arg, fps=fps, loop=loop)
+    elif scheme == "thermal" and arg:
+        src = ThermalSource(arg, profile=profile, calibration=calibration, width=width, height=height,
+                            fps=fps, loop=loop)
     elif scheme == "camera":
         index: int | str = int(arg) if arg.strip().isdigit() else (arg or 0)
         src = CameraSource(index, width=width, height=height, fps=fps)
