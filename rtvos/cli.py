@@ -237,6 +237,16 @@ def cmd_view(args) -> int:
     return view_main(args)
 
 
+TRAINERS = {"crvos": "rtvos.training.crvos_train", "frtm": "rtvos.training.frtm_train"}
+
+
+def cmd_train(args) -> int:
+    import importlib
+
+    module = importlib.import_module(TRAINERS[args.model])
+    return module.main(args.rest)
+
+
 def cmd_models(args) -> int:
     from rtvos.segmenters import available
 
@@ -318,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--count", type=int, help="stop after N pictures")
     v.add_argument("--timeout", type=float, default=60.0)
     v.set_defaults(func=cmd_view)
+
+    t = sub.add_parser("train", help="train a model's offline part on DAVIS (see `rtvos train MODEL --help`)",
+                       add_help=False)
+    t.add_argument("model", choices=sorted(TRAINERS))
+    t.add_argument("rest", nargs=argparse.REMAINDER, help="the trainer's own options")
+    t.set_defaults(func=cmd_train)
 
     m = sub.add_parser("models", help="list the available models")
     m.set_defaults(func=cmd_models)

@@ -24,6 +24,12 @@ def test_checksum_follows_the_weights():
     assert module_checksum(a) == module_checksum(b)
 
 
+def test_checksum_tells_apart_configurations_with_the_same_weights():
+    from rtvos.segmenters.backbone import Backbone
+
+    assert module_checksum(Backbone(taps=(10,))) != module_checksum(Backbone(taps=(2, 4, 10)))
+
+
 def test_tensorrt_cache_key_names_shape_precision_version_and_device():
     m = Tiny()
     p = engine_path(m, [(1, 3, 32, 32)], "2.9.0", "NVIDIA H100 80GB HBM3")

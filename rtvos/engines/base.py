@@ -24,8 +24,11 @@ def cache_dir() -> Path:
 
 
 def module_checksum(module: torch.nn.Module) -> str:
-    """sha256 over the module's class name, parameter/buffer names, shapes and values."""
+    """sha256 over the module's class name, its `export_signature` (configuration that changes the
+    graph but not the weights, e.g. which backbone taps are returned), and its parameter/buffer
+    names, shapes and values."""
     h = hashlib.sha256(type(module).__qualname__.encode())
+    h.update(str(getattr(module, "export_signature", "")).encode())
     for name, t in list(module.state_dict().items()):
         h.update(name.encode())
         h.update(str(tuple(t.shape)).encode())

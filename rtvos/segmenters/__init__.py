@@ -19,6 +19,18 @@ def _crvos(**opts) -> Segmenter:
     return CRVOSSegmenter(**opts)
 
 
+def _frtm(**opts) -> Segmenter:
+    from rtvos.segmenters.frtm import FRTMSegmenter
+
+    return FRTMSegmenter(**opts)
+
+
+def _frtm_fast(**opts) -> Segmenter:
+    from rtvos.segmenters.frtm import FRTMFastSegmenter
+
+    return FRTMFastSegmenter(**opts)
+
+
 def _static(**opts) -> Segmenter:
     from rtvos.segmenters.static import StaticSegmenter
 
@@ -28,6 +40,8 @@ def _static(**opts) -> Segmenter:
 REGISTRY: dict[str, tuple[Callable[..., Segmenter], str]] = {
     "online": (_online, "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features"),
     "crvos": (_crvos, "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules (trained decoder)"),
+    "frtm": (_frtm, "FRTM: the online target model + the offline-trained refinement network R (accurate preset)"),
+    "frtm-fast": (_frtm_fast, "FRTM fast preset: c=32, t_s=16, 4 GN steps, 5 CG per update, 256-px processing"),
     "static": (_static, "baseline: repeats the first mask on every frame (the trivial lower bound)"),
 }
 

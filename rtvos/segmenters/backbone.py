@@ -190,6 +190,7 @@ class Backbone(nn.Module):
             raise ValueError(f"taps must be block indices in [0, {len(BLOCK_SPECS) - 1}], got {taps}")
         net = EfficientNetLite0(weights)
         self.taps = taps
+        self.export_signature = f"taps={taps}"  # same weights, different outputs: part of the engine cache key
         self.strides = tuple(BLOCK_STRIDES[t] for t in taps)
         self.channels = tuple(BLOCK_CHANNELS[t] for t in taps)
         self._conv_stem, self._bn0 = net._conv_stem, net._bn0

@@ -50,17 +50,22 @@ class OnlineConfig:
 
 
 class OnlineSegmenter(Segmenter):
+    """The target model alone. Subclasses (FRTM) change what turns coarse scores into probabilities
+    (`_probabilities`), which backbone taps they need (`taps`) and their options (`config_class`)."""
+
     name = "online"
+    taps: tuple[int, ...] = (FEATURE_TAP,)
+    config_class = OnlineConfig
 
     def __init__(self, backbone: Backbone | None = None, **options):
-        fields = {f.name for f in dataclasses.fields(OnlineConfig)}
+        fields = {f.name for f in dataclasses.fields(self.config_class)}
         unknown = set(options) - fields
         if unknown:
-            raise ValueError(f"unknown option(s) for 'online': {sorted(unknown)}; known: {sorted(fields)}")
-        self.cfg = OnlineConfig(**options)
+            raise ValueError(f"unknown option(s) for {self.name!r}: {sorted(unknown)}; known: {sorted(fields)}")
+        self.cfg = self.config_class(**options)
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
-        self.backbone = backbone or Backbone(taps=(FEATURE_TAP,))
+        self.backbone = backbone or Backbone(taps=self.taps)
         self._engines: dict[tuple[int, ...], object] = {}
         self._started = False
 
@@ -70,12 +75,13 @@ class OnlineSegmenter(Segmenter):
         pw = max(32, int(round(w * ph / h / 32)) * 32)
         return ph, pw
 
-    def _features(self, images: list[np.ndarray]) -> torch.Tensor:
+    def _features(self, images: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+        """Backbone features at every tap (the last is stride 16, what the target model sees)."""
         x = torch.cat([preprocess(im, self.proc_hw) for im in images])
         shape = tuple(x.shape)
-        if shape not in self._engines:  # one engine per input shape (batch of first-frame samples, then 1)
+        if shape not in self._engines:  # one engine per input shape
             self._engines[shape] = load_engine(self.backbone, shape, self.cfg.backend)
-        return self._engines[shape](x)[-1]
+        return self._engines[shape](x)
 
     def _labels(self, label: np.ndarray, k: int) -> torch.Tensor:
         fh, fw = self.feat_hw
@@ -99,7 +105,7 @@ class OnlineSegmenter(Segmenter):
         small = cv2.resize(frame, self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
         small_label = cv2.resize(label, self.proc_hw[::-1], interpolation=cv2.INTER_NEAREST)
         samples = [(small, small_label)] + augment_first_frame(small, small_label, self.cfg.augmentations, rng)
-        feats = torch.cat([self._features([im]) for im, _ in samples])
+        feats = torch.cat([self._features([im])[-1] for im, _ in samples])
         gamma = torch.ones(len(samples))
         gamma[0] = 2.0
         gamma /= gamma.sum()
@@ -130,18 +136,22 @@ class OnlineSegmenter(Segmenter):
         if frame.shape[:2] != self.frame_hw:
             raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the stream started at "
                              f"{self.frame_hw[1]}x{self.frame_hw[0]}: restart with a new target")
-        x = self._features([frame])
-        h, w = self.frame_hw
-        projected, probs = {}, []
+        pyramid = self._features([frame])
+        projected, coarse = {}, []
         with torch.no_grad():
             for k in self.ids:
-                z = self.models[k].project(x)
-                s = self.models[k].score_projected(z)[0, 0].clamp(0, 1).numpy()
+                z = self.models[k].project(pyramid[-1])
+                coarse.append(self.models[k].score_projected(z))
                 projected[k] = z[0]
-                probs.append(cv2.resize(s, (w, h), interpolation=cv2.INTER_LINEAR))
-        label, scores = self._merge(probs)
+        label, scores = self._merge(self._probabilities(pyramid, torch.cat(coarse)))
         self._update_memories(label, projected)
         return Result.from_label_mask(label, scores, self.ids)
+
+    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
+        """Per object, the foreground probability at full frame resolution. `coarse`: the target
+        models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly up-sampled."""
+        h, w = self.frame_hw
+        return [cv2.resize(s[0].clamp(0, 1).numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for s in coarse]
 
     def _merge(self, probs: list[np.ndarray]) -> tuple[np.ndarray, dict[int, float]]:
         """Single object: threshold. Several: soft aggregation (see `aggregate.merge_probabilities`)."""
