@@ -237,6 +237,40 @@ def cmd_view(args) -> int:
     return view_main(args)
 
 
+def cmd_ctl(args) -> int:
+    import cv2
+
+    from rtvos.client import ControlClient, ControlError
+
+    kwargs = {}
+    if args.mask:
+        mask = cv2.imread(args.mask, cv2.IMREAD_GRAYSCALE)
+        if mask is None:
+            print(f"rtvos ctl: cannot read {args.mask} as a single-channel PNG", file=sys.stderr)
+            return 2
+        kwargs["mask"] = mask
+    if args.box:
+        box = parse_box(args.box)
+        if args.op == "set":
+            kwargs["boxes"] = {args.id or 1: box}
+        else:
+            kwargs["box"] = box
+    op = {"add": "add_object", "remove": "remove_object", "set": "set_target"}.get(args.op, args.op)
+    if op in ("add_object", "remove_object"):
+        if not args.id:
+            print(f"rtvos ctl: {args.op} needs --id", file=sys.stderr)
+            return 2
+        kwargs["object_id"] = args.id
+    with ControlClient(args.connect, timeout=args.timeout) as ctl:
+        try:
+            reply = ctl.request(op, **kwargs)
+        except ControlError as exc:
+            print(f"rtvos ctl: {exc}", file=sys.stderr)
+            return 1
+    print(json.dumps(reply))
+    return 0
+
+
 TRAINERS = {"crvos": "rtvos.training.crvos_train", "frtm": "rtvos.training.frtm_train"}
 
 
@@ -328,6 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--count", type=int, help="stop after N pictures")
     v.add_argument("--timeout", type=float, default=60.0)
     v.set_defaults(func=cmd_view)
+
+    c = sub.add_parser("ctl", help="change what a running pipeline follows (add/remove objects, set, reset, stats)")
+    c.add_argument("op", choices=("add", "remove", "set", "reset", "stats"))
+    c.add_argument("--connect", default="tcp://127.0.0.1:5556", help="the control socket (the mask port + 1)")
+    c.add_argument("--id", type=int, help="object id (1..255) for add/remove")
+    c.add_argument("--mask", help="PNG mask (add: nonzero = the object; set: label mask)")
+    c.add_argument("--box", help="x0,y0,x1,y1 (add; set: object --id or 1)")
+    c.add_argument("--timeout", type=float, default=10.0)
+    c.set_defaults(func=cmd_ctl)
 
     t = sub.add_parser("train", help="train a model's offline part on DAVIS (see `rtvos train MODEL --help`)",
                        add_help=False)

@@ -102,3 +102,70 @@ class MaskSubscriber:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class ControlError(RuntimeError):
+    """The pipeline refused a target change (the message says why) or did not answer."""
+
+
+class ControlClient:
+    """Changes what a running pipeline follows (the infer stage's control socket; by default the mask
+    topic's port + 1). Each call returns once the change has been applied to a frame.
+
+        ctl = ControlClient("tcp://127.0.0.1:5556")
+        ctl.add_object(2, box=(100, 80, 220, 200))     # or mask=HxW array (nonzero = the object)
+        ctl.remove_object(1)
+        ctl.set_target(mask=label_mask)                # replace everything (0 bg, k = object k)
+        ctl.reset()                                    # follow nothing until the next target
+        ctl.stats()                                    # {"objects": [...], "counters": {...}, ...}
+    """
+
+    def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", timeout: float = 10.0, ctx: zmq.Context | None = None):
+        self._own_ctx = ctx is None
+        self.ctx = ctx or zmq.Context()
+        self.endpoint, self.timeout = endpoint, timeout
+        self.sock = None
+        self._connect()
+
+    def _connect(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=0)
+        self.sock = self.ctx.socket(zmq.REQ)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.endpoint)
+
+    def request(self, op: str, **kwargs) -> dict:
+        self.sock.send_multipart(messages.encode_control(op, **kwargs))
+        if not self.sock.poll(int(self.timeout * 1000)):
+            self._connect()  # a REQ socket that got no answer cannot send again
+            raise ControlError(f"no answer from {self.endpoint} within {self.timeout:.0f} s: is `rtvos run` running?")
+        reply = messages.unpack_header(self.sock.recv())
+        if not reply.get("ok"):
+            raise ControlError(reply.get("error", "refused"))
+        return {k: v for k, v in reply.items() if k not in ("v", "kind", "ok")}
+
+    def set_target(self, mask: np.ndarray | None = None, boxes: dict | None = None) -> dict:
+        return self.request("set_target", mask=mask, boxes=boxes)
+
+    def add_object(self, object_id: int, mask: np.ndarray | None = None, box=None) -> dict:
+        return self.request("add_object", object_id=object_id, mask=mask, box=box)
+
+    def remove_object(self, object_id: int) -> dict:
+        return self.request("remove_object", object_id=object_id)
+
+    def reset(self) -> dict:
+        return self.request("reset")
+
+    def stats(self) -> dict:
+        return self.request("stats")
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        if self._own_ctx:
+            self.ctx.term()
+
+    def __enter__(self) -> "ControlClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

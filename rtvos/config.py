@@ -47,6 +47,7 @@ class ModelConfig:
 @dataclass
 class EndpointConfig:
     publish: str = "tcp://127.0.0.1:5555"   # the public mask + stats topic (PUB)
+    control: str | None = None        # target changes (REP); default: the publish port + 1; "none": off
     allow_remote: bool = False
     frames: str | None = None         # capture -> infer (default: private ipc://)
     results: str | None = None        # infer -> publish (default: private ipc://)
@@ -103,6 +104,17 @@ class RunConfig:
                 raise ConfigError(f"{origin}: [{key}] must be a table")
             setattr(cfg, key, _build(getattr(cfg, key).__class__, value, f"{origin} [{key}]"))
         return cfg
+
+
+def control_endpoint(ep: EndpointConfig) -> str | None:
+    """The control socket's endpoint: as configured, or next to the mask topic (its port + 1)."""
+    if ep.control is not None:
+        return None if ep.control.lower() == "none" else ep.control
+    scheme, _, rest = ep.publish.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme == "tcp" and port.isdigit():
+        return f"tcp://{host}:{int(port) + 1}"
+    return None
 
 
 def _build(klass, values: dict, where: str):

@@ -64,7 +64,7 @@ def unpack_header(data: bytes | memoryview) -> dict:
     if v != SCHEMA_VERSION:
         raise MessageError(f"unsupported schema version {v!r} (this build speaks {SCHEMA_VERSION})")
     kind = header.get("kind")
-    if kind not in ("frame", "mask", "eos", "stats"):
+    if kind not in ("frame", "mask", "eos", "stats", "control", "reply"):
         raise MessageError(f"unknown message kind {kind!r}")
     return header
 
@@ -245,3 +245,87 @@ def encode_eos(**counters) -> list:
 
 def encode_stats(stats: dict) -> bytes:
     return pack_header({"v": SCHEMA_VERSION, "kind": "stats", **stats})
+
+
+# --------------------------------------------------------------------------------------------- control
+CONTROL_OPS = ("set_target", "add_object", "remove_object", "reset", "stats")
+
+
+@dataclass
+class ControlRequest:
+    """A request on the control socket: header {"v", "kind": "control", "op", ...} + optional PNG mask.
+
+    set_target     mask (label PNG: 0 background, k = object k) or boxes {id: [x0, y0, x1, y1]}
+    add_object     id + mask (PNG, nonzero = the object) or box [x0, y0, x1, y1]
+    remove_object  id
+    reset          stop following everything (empty masks until a new target)
+    stats          the infer stage's counters and the objects followed
+    """
+
+    op: str
+    object_id: int | None = None
+    mask: np.ndarray | None = None
+    box: tuple | None = None
+    boxes: dict | None = None
+
+
+def encode_control(op: str, *, object_id: int | None = None, mask: np.ndarray | None = None,
+                   box=None, boxes: dict | None = None) -> list:
+    header = {"v": SCHEMA_VERSION, "kind": "control", "op": op}
+    if object_id is not None:
+        header["id"] = int(object_id)
+    if box is not None:
+        header["box"] = [float(c) for c in box]
+    if boxes:
+        header["boxes"] = {str(k): [float(c) for c in b] for k, b in boxes.items()}
+    parts = [pack_header(header)]
+    if mask is not None:
+        ok, png = cv2.imencode(".png", np.ascontiguousarray(mask, dtype=np.uint8))
+        if not ok:
+            raise MessageError("PNG encoding of the mask failed")
+        parts.append(png.tobytes())
+    return parts
+
+
+def decode_control(parts: list) -> ControlRequest:
+    if not parts or len(parts) > 2:
+        raise MessageError(f"control request must have 1 or 2 parts (header, optional PNG), got {len(parts)}")
+    header = unpack_header(parts[0])
+    if header["kind"] != "control":
+        raise MessageError(f"expected a control request, got {header['kind']!r}")
+    op = header.get("op")
+    if op not in CONTROL_OPS:
+        raise MessageError(f"unknown op {op!r}; one of {', '.join(CONTROL_OPS)}")
+    req = ControlRequest(op=op)
+    if "id" in header:
+        req.object_id = _require_int(header, "id", 1, 255)
+    if op in ("add_object", "remove_object") and req.object_id is None:
+        raise MessageError(f"{op} needs an object id (1..255)")
+    if len(parts) == 2:
+        data = np.frombuffer(memoryview(parts[1]), np.uint8)
+        if data.nbytes > MAX_BUFFER_BYTES:
+            raise MessageError("mask PNG exceeds the buffer size limit")
+        mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        if mask is None or mask.ndim != 2:
+            raise MessageError("the mask part is not a single-channel PNG")
+        req.mask = mask.astype(np.uint8)
+    box = header.get("box")
+    if box is not None:
+        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(c, (int, float)) for c in box)):
+            raise MessageError("box must be [x0, y0, x1, y1]")
+        req.box = tuple(box)
+    boxes = header.get("boxes")
+    if boxes is not None:
+        try:
+            req.boxes = {int(k): tuple(float(c) for c in v) for k, v in boxes.items() if len(v) == 4}
+        except (TypeError, ValueError, AttributeError):
+            raise MessageError("boxes must map object id -> [x0, y0, x1, y1]") from None
+    if op == "set_target" and req.mask is None and not req.boxes:
+        raise MessageError("set_target needs a mask PNG or boxes")
+    if op == "add_object" and req.mask is None and req.box is None:
+        raise MessageError("add_object needs a mask PNG or a box")
+    return req
+
+
+def encode_reply(ok: bool, **fields) -> bytes:
+    return pack_header({"v": SCHEMA_VERSION, "kind": "reply", "ok": bool(ok), **fields})

@@ -113,3 +113,35 @@ def test_memory_stays_bounded_on_a_long_stream():
     mem = seg.memories[1]
     assert mem.size == 20 and mem.features.shape[0] == 20
     assert abs(float(mem.weights.sum()) - 1) < 1e-6
+
+
+@pytest.mark.parametrize("model", ["online", "static"])
+def test_objects_can_be_added_and_removed_mid_stream(model):
+    """Start on object 1; add object 2 on frame 5 (the target model family fits only the new object,
+    the generic path restarts with the merged mask); remove object 1 on frame 10."""
+    src = SyntheticSource(width=320, height=240, fps=None, frames=16, objects=2, seed=3)
+    frames = list(src.frames())
+    opts = {"height": 192, "augmentations": 2} if model == "online" else {}
+    seg = create_segmenter(model, **opts)
+    first = (frames[0].gt_mask == 1).astype(np.uint8)
+    current = seg.start(frames[0].image, first).mask
+    kept_model = getattr(seg, "models", {}).get(1)
+    for i, f in enumerate(frames[1:], start=1):
+        if i == 5:
+            r = seg.add_object(f.image, 2, (f.gt_mask == 2).astype(np.uint8), current)
+            assert [o.id for o in r.objects] == [1, 2]
+            if model == "online":
+                assert seg.models[1] is kept_model  # object 1's target model and memory untouched
+        elif i == 10:
+            r = seg.remove_object(f.image, 1, current)
+            assert [o.id for o in r.objects] == [2]
+        else:
+            r = seg.step(f.image)
+        current = r.mask
+        ids = {o.id for o in r.objects}
+        assert ids == ({1} if i < 5 else {1, 2} if i < 10 else {2}), (i, ids)
+    assert iou(current == 2, frames[-1].gt_mask == 2) > 0.4
+    with pytest.raises(TargetError, match="last one"):
+        seg.remove_object(frames[-1].image, 2, current)
+    with pytest.raises(TargetError, match="no object 7"):
+        seg.remove_object(frames[-1].image, 7, current)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import zmq
 
-from rtvos.client import MaskSubscriber, SubscriberTimeout
+from rtvos import messages
+from rtvos.client import ControlClient, ControlError, MaskSubscriber, SubscriberTimeout
 
 RTVOS = [sys.executable, "-m", "rtvos"]
 FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
@@ -110,7 +111,7 @@ def test_sigint_stops_cleanly_with_no_orphans(tmp_path, free_port):
 def test_malformed_messages_are_counted_and_the_stream_goes_on(tmp_path, free_port):
     """Garbage pushed into the live infer socket is rejected and counted; no stage dies."""
     endpoint = f"tcp://127.0.0.1:{free_port}"
-    frames_port = free_port + 1 if free_port < 65000 else free_port - 1
+    frames_port = free_port + 2 if free_port < 65000 else free_port - 2  # + 1 is the control socket
     launch = tmp_path / "l.toml"
     launch.write_text(f'[endpoints]\npublish = "{endpoint}"\nframes = "tcp://127.0.0.1:{frames_port}"\n')
     stats_path = tmp_path / "S.json"
@@ -171,3 +172,49 @@ def test_dead_stage_is_reported_and_restarted(tmp_path, free_port):
     assert s["frames_published"] + s["frames_dropped"] + s["frames_lost"] == 150
     assert s["frames_lost"] <= 25
     assert any("publish stage died" in e for e in s["errors"])
+
+
+def _ids_from(sub, reply):
+    """The objects followed (mask header `objects`) in the mask of the frame the change was applied to."""
+    while True:
+        msg = sub.recv(timeout=30)
+        if msg.seq >= reply["seq"]:
+            return sorted(o["id"] for o in msg.objects)
+
+
+def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port):
+    endpoint, control = f"tcp://127.0.0.1:{free_port}", f"tcp://127.0.0.1:{free_port + 1}"
+    stats_path = tmp_path / "S.json"
+    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--fps", "15", "--bind", endpoint,
+                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
+    try:
+        with MaskSubscriber(endpoint) as sub, ControlClient(control, timeout=30) as ctl:
+            sub.recv(timeout=120)
+            assert ctl.stats()["objects"] == [1]
+            reply = ctl.add_object(2, box=(10, 10, 90, 80))  # a patch of background, followed from now on
+            assert reply["objects"] == [1, 2]
+            assert _ids_from(sub, reply) == [1, 2]
+            reply = ctl.remove_object(1)
+            assert reply["objects"] == [2] and _ids_from(sub, reply) == [2]
+            with pytest.raises(ControlError, match="last one"):
+                ctl.remove_object(2)
+            with pytest.raises(ControlError, match="empty"):
+                ctl.add_object(9, mask=np.zeros((240, 320), np.uint8))  # refused; the stream goes on
+            ctl.sock.send_multipart([b"\xc1 garbage"])
+            reply = messages.unpack_header(ctl.sock.recv())
+            assert reply["ok"] is False and "msgpack" in reply["error"]
+            reply = ctl.reset()
+            assert reply["objects"] == [] and _ids_from(sub, reply) == []
+            target = np.zeros((240, 320), np.uint8)
+            target[100:150, 100:180] = 3
+            reply = ctl.set_target(mask=target)
+            assert reply["objects"] == [3] and _ids_from(sub, reply) == [3]
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err
+    assert "control on" in err
+    s = json.loads(stats_path.read_text())
+    assert s["frames_lost"] == 0

@@ -22,6 +22,7 @@ class Links:
     stats: str      # every stage PUSH -> supervisor PULL (supervisor binds)
     publish: str    # publish PUB (public mask + stats topic)
     allow_remote: bool = False
+    control: str | None = None  # infer REP (target changes); None = no control socket
 
 
 class StopFlag:

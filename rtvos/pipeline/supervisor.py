@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import zmq
 
 from rtvos import messages
-from rtvos.config import RunConfig
+from rtvos.config import RunConfig, control_endpoint
 from rtvos.pipeline.links import Links
 from rtvos.pipeline.stats import status_line
 from rtvos.transport import check_endpoint, make_socket, private_ipc_dir
@@ -69,7 +69,8 @@ class Supervisor:
         self._ipc_dir = private_ipc_dir()
         auto = lambda name: f"ipc://{self._ipc_dir}/{name}.sock"  # noqa: E731
         return Links(frames=ep.frames or auto("frames"), results=ep.results or auto("results"),
-                     stats=ep.stats or auto("stats"), publish=ep.publish, allow_remote=ep.allow_remote)
+                     stats=ep.stats or auto("stats"), publish=ep.publish, allow_remote=ep.allow_remote,
+                     control=control_endpoint(ep))
 
     def _spawn(self, name: str) -> None:
         cmd = [sys.executable, "-m", "rtvos.pipeline.stage", name,
@@ -192,7 +193,7 @@ class Supervisor:
         t_start = time.monotonic()
         try:
             self.say(f"model {self.cfg.model.name!r}, source {self.cfg.source.spec!r}, "
-                     f"masks on {self.links.publish}")
+                     f"masks on {self.links.publish}" + (f", control on {self.links.control}" if self.links.control else ""))
             self._spawn("publish")
             self._spawn("infer")
             ok = self._wait_ready(("publish", "infer"), "model")

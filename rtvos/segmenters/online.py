@@ -23,7 +23,7 @@ from rtvos.segmenters.augment import augment_first_frame
 from rtvos.segmenters.backbone import Backbone, preprocess
 from rtvos.segmenters.boxinit import target_to_mask
 from rtvos.segmenters.memory import SampleMemory
-from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target
+from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, merged_label
 from rtvos.segmenters.target_model import TargetModel
 
 FEATURE_TAP = 10  # EfficientNet-Lite0 block 10: stride 16, 112 channels
@@ -93,40 +93,73 @@ class OnlineSegmenter(Segmenter):
         h, w = frame.shape[:2]
         target = as_target(target, h, w)
         label = target_to_mask(frame, target)
-        self.ids = [int(k) for k in np.unique(label) if k]
-        if not self.ids:
+        ids = [int(k) for k in np.unique(label) if k]
+        if not ids:
             raise TargetError("the target has no object pixels")
         self.frame_hw = (h, w)
         self.proc_hw = self._proc_size(h, w)
         self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
-        rng = np.random.default_rng(self.cfg.seed)
-        gen = torch.Generator().manual_seed(self.cfg.seed)
-
-        small = cv2.resize(frame, self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
-        small_label = cv2.resize(label, self.proc_hw[::-1], interpolation=cv2.INTER_NEAREST)
-        samples = [(small, small_label)] + augment_first_frame(small, small_label, self.cfg.augmentations, rng)
-        feats = torch.cat([self._features([im])[-1] for im, _ in samples])
-        gamma = torch.ones(len(samples))
-        gamma[0] = 2.0
-        gamma /= gamma.sum()
-
+        self._rng = np.random.default_rng(self.cfg.seed)
+        self._gen = torch.Generator().manual_seed(self.cfg.seed)
+        self.ids = []
         self.models: dict[int, TargetModel] = {}
         self.memories: dict[int, SampleMemory] = {}
-        for k in self.ids:
-            labels = torch.stack([self._labels(lab, k) for _, lab in samples])
-            tm = TargetModel(feats.shape[1], self.cfg.channels, self.cfg.reg, self.cfg.reg, generator=gen)
-            if float(labels[0].sum()) < 1e-3:  # object smaller than one feature cell: keep it visible
-                labels[0] = torch.from_numpy(
-                    cv2.resize((small_label == k).astype(np.float32), self.feat_hw[::-1],
-                               interpolation=cv2.INTER_LINEAR) > 0).float()[None]
-            tm.fit(feats, labels, gamma, self.cfg.gn_steps, self.cfg.cg_first, self.cfg.cg_iterations)
-            mem = SampleMemory(self.cfg.memory, self.cfg.eta)
-            with torch.no_grad():
-                mem.initialize(tm.project(feats), labels, gamma)
-            self.models[k], self.memories[k] = tm, mem
+        dataset = self._first_frame_dataset(frame, label)
+        for k in ids:
+            self._fit_object(k, *dataset)
         self.frames_seen = 0
         self._updates: list = []  # running amortised updates (generators)
         self._started = True
+        return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
+
+    def _first_frame_dataset(self, frame: np.ndarray, label: np.ndarray):
+        """The frame and its augmented copies at processing size: (label masks, stride-16 features,
+        sample weights: the original counts twice)."""
+        small = cv2.resize(frame, self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
+        small_label = cv2.resize(label, self.proc_hw[::-1], interpolation=cv2.INTER_NEAREST)
+        samples = [(small, small_label)] + augment_first_frame(small, small_label, self.cfg.augmentations, self._rng)
+        feats = torch.cat([self._features([im])[-1] for im, _ in samples])
+        gamma = torch.ones(len(samples))
+        gamma[0] = 2.0
+        return [lab for _, lab in samples], feats, gamma / gamma.sum()
+
+    def _fit_object(self, k: int, labels_full: list[np.ndarray], feats: torch.Tensor, gamma: torch.Tensor) -> None:
+        """A new target model and memory for object k, fitted on the first-frame dataset."""
+        labels = torch.stack([self._labels(lab, k) for lab in labels_full])
+        if float(labels[0].sum()) < 1e-3:  # object smaller than one feature cell: keep it visible
+            labels[0] = torch.from_numpy(
+                cv2.resize((labels_full[0] == k).astype(np.float32), self.feat_hw[::-1],
+                           interpolation=cv2.INTER_LINEAR) > 0).float()[None]
+        tm = TargetModel(feats.shape[1], self.cfg.channels, self.cfg.reg, self.cfg.reg, generator=self._gen)
+        tm.fit(feats, labels, gamma, self.cfg.gn_steps, self.cfg.cg_first, self.cfg.cg_iterations)
+        mem = SampleMemory(self.cfg.memory, self.cfg.eta)
+        with torch.no_grad():
+            mem.initialize(tm.project(feats), labels, gamma)
+        self.models[k], self.memories[k] = tm, mem
+        if k not in self.ids:
+            self.ids = sorted(self.ids + [k])
+
+    # ------------------------------------------------------------------------ objects come and go
+    def add_object(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray,
+                   current: np.ndarray) -> Result:
+        """Fit a target model for the new (or re-drawn) object on `frame`; the others keep theirs."""
+        if not self._started:
+            return self.start(frame, merged_label(frame, object_id, target, np.zeros(frame.shape[:2], np.uint8)))
+        label = merged_label(frame, object_id, target, current)
+        if not (label == object_id).any():
+            raise TargetError(f"object {object_id}'s target is empty")
+        self._fit_object(int(object_id), *self._first_frame_dataset(frame, label))
+        return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
+
+    def remove_object(self, frame: np.ndarray, object_id: int, current: np.ndarray) -> Result:
+        if object_id not in self.models:
+            raise TargetError(f"no object {object_id} is being followed (following {self.ids})")
+        if len(self.ids) == 1:
+            raise TargetError(f"object {object_id} is the last one: send a reset (or a new target) instead")
+        del self.models[object_id], self.memories[object_id]
+        self.ids = [k for k in self.ids if k != object_id]
+        label = current.copy()
+        label[label == object_id] = 0
         return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
 
     # ----------------------------------------------------------------------------------------- step

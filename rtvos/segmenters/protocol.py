@@ -84,6 +84,41 @@ class Segmenter(abc.ABC):
     def started(self) -> bool:
         return getattr(self, "_started", False)
 
+    # Objects can come and go while the stream runs. `current` is the label mask last returned for this
+    # stream (the caller has it). The defaults restart on `frame` with `current` plus/minus the object;
+    # models with per-object state (the target-model family) override them to touch only that object.
+    def add_object(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray,
+                   current: np.ndarray) -> Result:
+        """Start following object `object_id` (1..255) from `frame`; the others go on."""
+        label = merged_label(frame, object_id, target, current)
+        return self.start(frame, label)
+
+    def remove_object(self, frame: np.ndarray, object_id: int, current: np.ndarray) -> Result:
+        """Stop following `object_id`; the others go on. Removing the last object is an error (reset instead)."""
+        label = current.copy()
+        if object_id not in getattr(self, "ids", []) and not (label == object_id).any():
+            raise TargetError(f"no object {object_id} is being followed")
+        label[label == object_id] = 0
+        if not label.any():
+            raise TargetError(f"object {object_id} is the last one: send a reset (or a new target) instead")
+        return self.start(frame, label)
+
+
+def merged_label(frame: np.ndarray, object_id: int, target: "Target | np.ndarray", current: np.ndarray) -> np.ndarray:
+    """`current` with object `object_id` replaced by `target` (a mask of that object, or a box)."""
+    from rtvos.segmenters.boxinit import target_to_mask  # noqa: PLC0415 (boxinit imports this module)
+
+    h, w = frame.shape[:2]
+    if not 1 <= int(object_id) <= 255:
+        raise TargetError(f"object id {object_id} out of range 1..255")
+    if current.shape != (h, w):
+        raise TargetError(f"current label mask is {current.shape}, the frame is {(h, w)}")
+    new = target_to_mask(frame, as_target(target, h, w)) > 0
+    label = current.copy()
+    label[label == object_id] = 0
+    label[new] = object_id
+    return label
+
 
 def as_target(target: Target | np.ndarray, height: int, width: int) -> Target:
     """Validate a target against the frame size; raise TargetError with a useful message."""
