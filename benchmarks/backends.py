@@ -1,0 +1,62 @@
+"""Segmenter speed across backends and input sizes, in one run (same machine state for every row).
+
+    .venv/bin/python benchmarks/backends.py --models crvos,online --backends torch,onnxruntime \
+        --sizes 480x854,240x427 --frames 60
+
+Each cell is `rtvos bench` (the segmenter alone, synthetic frames at that size, warm-up first, only
+`step` timed) in a fresh process. Rows are interleaved by size so noise spreads evenly. Prints a
+table with each backend's speed-up over torch, writes JSON to benchmarks/results/backends.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench(model: str, backend: str, size: str, frames: int, options: list[str]) -> dict:
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        cmd = [sys.executable, "-m", "rtvos", "bench", "--model", model, "--backend", backend, "--size", size,
+               "--frames", str(frames), "--json", f.name] + [a for o in options for a in ("--option", o)]
+        subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+        return json.loads(Path(f.name).read_text())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="crvos")
+    ap.add_argument("--backends", default="torch,onnxruntime")
+    ap.add_argument("--sizes", default="480x854,240x427", help="frame sizes HEIGHTxWIDTH")
+    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--option", action="append", default=[])
+    ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "backends.json"))
+    args = ap.parse_args()
+    rows = []
+    for size in args.sizes.split(","):
+        for model in args.models.split(","):
+            for backend in args.backends.split(","):
+                print(f"{model} [{backend}] {size} ...", file=sys.stderr)
+                rows.append(bench(model, backend, size, args.frames, args.option))
+    print(f"\n{'model':10s} {'backend':12s} {'input':>9s} {'fps':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'vs torch':>9s}")
+    for r in rows:
+        ref = next((x for x in rows if x["model"] == r["model"] and x["input"] == r["input"] and x["backend"] == "torch"), None)
+        speedup = f"{r['fps'] / ref['fps']:.2f}x" if ref else "-"
+        print(f"{r['model']:10s} {r['backend']:12s} {r['input']:>9s} {r['fps']:7.1f} {r['latency_ms']['p50']:8.1f} "
+              f"{r['latency_ms']['p99']:8.1f} {speedup:>9s}")
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                           "machine": platform.node(), "cpus": os.cpu_count(), "rows": rows}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
