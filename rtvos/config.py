@@ -125,6 +125,14 @@ def _build(klass, values: dict, where: str):
     return klass(**values)
 
 
+def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict:
+    """A TOML file as a dict; a syntax error becomes `error` naming the file."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_launch(path: str | Path | None) -> RunConfig:
     """Read a launch file (TOML). None gives the defaults."""
     if path is None:
@@ -132,8 +140,4 @@ def load_launch(path: str | Path | None) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"launch file {path} not found (shipped ones are in launch/)")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return RunConfig.from_dict(data, origin=str(path))
+    return RunConfig.from_dict(read_toml(path), origin=str(path))

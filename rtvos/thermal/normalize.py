@@ -19,12 +19,13 @@ That state lives in a `ThermalNormalizer` object, one per stream.
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from rtvos.config import read_toml
 
 METHODS = ("percentile", "clahe", "minmax")
 
@@ -129,11 +130,7 @@ def load_profile(path_or_name: "str | Path | NormalizationProfile | None" = None
                                f"{', '.join(names) if names else '(none)'} (or give a path to a .toml file)")
     elif not p.is_file():
         raise ProfileError(f"thermal normalisation profile file {p} not found")
-    try:
-        data = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{p}: not valid TOML: {exc}") from None
-    return NormalizationProfile.from_dict(data, origin=str(p))
+    return NormalizationProfile.from_dict(read_toml(p, ProfileError), origin=str(p))
 
 
 class ThermalNormalizer:
