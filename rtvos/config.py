@@ -79,6 +79,7 @@ class MonitorConfig:
     stats_json: str | None = None
     heartbeat_timeout_s: float = 10.0
     max_restarts: int = 3
+    metrics: list[str] = field(default_factory=lambda: ["live_iou"])  # with ground truth: live_iou, road_error_rate
 
 
 @dataclass

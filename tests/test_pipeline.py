@@ -218,3 +218,20 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
     assert "control on" in err
     s = json.loads(stats_path.read_text())
     assert s["frames_lost"] == 0
+
+
+def test_thermal_launch_reports_the_road_error_rate(tmp_path, free_port):
+    """The vehicle use case end to end: 16-bit synthetic LWIR frames, normalised, road mask topic,
+    and the road error rate (PLM eq. 3) against the exact road masks in the stats."""
+    stats_path = tmp_path / "S.json"
+    repo = Path(__file__).resolve().parents[1]
+    run = subprocess.run(RTVOS + ["run", "--launch", str(repo / "launch" / "thermal_road.toml"), "--frames", "45",
+                                  "--fps", "15", "--bind", f"tcp://127.0.0.1:{free_port}", "--stats-json", str(stats_path),
+                                  "--option", "height=192", "--option", "augmentations=3"],
+                         capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    s = json.loads(stats_path.read_text())
+    assert s["frames_captured"] == 45 and s["frames_lost"] == 0
+    assert s["gt_frames"] == s["frames_published"]
+    assert 0 <= s["road_error_rate"] < 20  # the road is most of the frame; a tracked road errs on few pixels
+    assert s["live_iou"] > 0.7

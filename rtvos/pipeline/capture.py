@@ -35,6 +35,20 @@ def load_target_mask(path: str) -> np.ndarray:
     return mask
 
 
+def send_eos(sock: zmq.Socket, parts: list, stop, reporter: Reporter, grace_s: float = 5.0) -> bool:
+    deadline = None
+    while True:
+        reporter.heartbeat(waiting="end of stream")
+        if sock.poll(100, zmq.POLLOUT):
+            sock.send_multipart(parts)
+            return True
+        if stop:
+            deadline = deadline or time.monotonic() + grace_s
+            if time.monotonic() > deadline:
+                log.error("end of stream not delivered: inference is not taking frames")
+                return False
+
+
 def run_capture(cfg: RunConfig, links: Links) -> None:
     stop = setup_stage_process("capture")
     ctx = zmq.Context()
@@ -87,9 +101,10 @@ def run_capture(cfg: RunConfig, links: Links) -> None:
     finally:
         counters = {"frames_captured": captured, "dropped_capture": dropped,
                     "source_skipped": int(getattr(source, "skipped", 0)), "error": error}
-        # The end-of-stream marker must arrive: it carries the counters.
-        if out.poll(5000, zmq.POLLOUT):
-            out.send_multipart(messages.encode_eos(**counters))
+        # The end-of-stream marker must arrive: it carries the counters. Inference may be busy for a
+        # long time (a first-frame fit on a loaded machine), so wait as long as it takes -- unless
+        # asked to stop, then 5 s more at most (a dead infer stage must not hang the shutdown).
+        send_eos(out, messages.encode_eos(**counters), stop, reporter)
         reporter.send("final", **counters)
         time.sleep(0.05)
         out.close(linger=2000)

@@ -17,6 +17,7 @@ from rtvos import messages
 from rtvos.config import RunConfig
 from rtvos.pipeline.links import Links, Reporter, setup_stage_process
 from rtvos.pipeline.stats import LatencyMonitor
+from rtvos.thermal.road_error import road_confusion
 from rtvos.transport import check_endpoint, make_socket
 
 log = logging.getLogger("rtvos.publish")
@@ -29,6 +30,43 @@ def mask_iou(pred: np.ndarray, gt: np.ndarray) -> float:
     return 1.0 if union == 0 else np.count_nonzero(p & g) / union
 
 
+class GroundTruthMetrics:
+    """Live accuracy when the source has ground truth, from running sums (constant memory).
+
+    live_iou:         mean per-frame foreground IoU
+    road_error_rate:  PLM eq. 3 over all frames, (FP + FN) / pixels x 100 (summed counts)
+    """
+
+    NAMES = ("live_iou", "road_error_rate")
+
+    def __init__(self, names: list[str]):
+        unknown = set(names) - set(self.NAMES)
+        if unknown:
+            raise ValueError(f"unknown ground-truth metric(s) {sorted(unknown)}; known: {', '.join(self.NAMES)}")
+        self.names = list(names)
+        self.frames = 0
+        self.iou_sum = 0.0
+        self.fp = self.fn = self.pixels = 0
+
+    def add(self, pred: np.ndarray, gt: np.ndarray) -> None:
+        self.frames += 1
+        if "live_iou" in self.names:
+            self.iou_sum += mask_iou(pred, gt)
+        if "road_error_rate" in self.names:
+            fp, fn, total = road_confusion(pred, gt)
+            self.fp, self.fn, self.pixels = self.fp + fp, self.fn + fn, self.pixels + total
+
+    def summary(self) -> dict:
+        if not self.frames:
+            return {}
+        out = {"gt_frames": self.frames}
+        if "live_iou" in self.names:
+            out["live_iou"] = round(self.iou_sum / self.frames, 4)
+        if "road_error_rate" in self.names:
+            out["road_error_rate"] = round(100.0 * (self.fp + self.fn) / max(1, self.pixels), 3)
+        return out
+
+
 class Publisher:
     def __init__(self, cfg: RunConfig, pub: zmq.Socket):
         self.cfg = cfg
@@ -38,8 +76,7 @@ class Publisher:
         self.rejected = 0
         self.gaps = 0
         self.last_seq = None
-        self.iou_sum = 0.0
-        self.iou_count = 0
+        self.ground_truth = GroundTruthMetrics(cfg.monitor.metrics)
 
     def handle(self, parts: list) -> None:
         t_in = time.monotonic_ns()
@@ -53,9 +90,7 @@ class Publisher:
         msg = messages.decode_mask(parts[:2], header)
         h, w = msg.mask.shape
         if "gt" in extras:
-            gt = messages.buffer_as_array(extras["gt"], (h, w), "gt")
-            self.iou_sum += mask_iou(msg.mask, gt)
-            self.iou_count += 1
+            self.ground_truth.add(msg.mask, messages.buffer_as_array(extras["gt"], (h, w), "gt"))
         if "image" in extras and self.cfg.publish.images:
             image = messages.buffer_as_array(extras["image"], (h, w, 3), "image")
             frame = messages.encode_frame(image, msg.seq, header["t_capture_ns"],
@@ -78,8 +113,7 @@ class Publisher:
     def summary(self, recent: bool = False) -> dict:
         s = self.monitor.summary(recent=recent)
         s.update(published=self.published, rejected=self.rejected, seq_gaps=self.gaps)
-        if self.iou_count:
-            s["live_iou"] = round(self.iou_sum / self.iou_count, 4)
+        s.update(self.ground_truth.summary())
         return s
 
 

@@ -40,6 +40,7 @@ class StageState:
     restarts: int = 0
     heartbeat: dict = field(default_factory=dict)
     carried: dict = field(default_factory=dict)  # counters of earlier, dead instances of this stage
+    stalled: bool = False                        # silent longer than the heartbeat timeout (reported once)
 
     def carry_over(self) -> None:
         """Keep the dead instance's last reported counters: they add to the new instance's."""
@@ -58,6 +59,7 @@ class Supervisor:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.stages = {name: StageState(name) for name in ("publish", "infer", "capture")}
         self.errors: list[str] = []
+        self.stalls = 0
         self.stop_requested = 0
         self._ipc_dir = None
         self._last_status = 0.0
@@ -124,6 +126,19 @@ class Supervisor:
                 self.say(f"{st.name}: {rep.get('message')}")
 
     def _check_children(self) -> None:
+        timeout = self.cfg.monitor.heartbeat_timeout_s
+        for st in self.stages.values():
+            if st.proc is None or st.final is not None or st.proc.poll() is not None:
+                continue
+            silent = time.monotonic() - st.last_seen
+            if silent > timeout and not st.stalled:
+                # Reported, not killed: a first-frame fit or an engine build can legitimately take long.
+                st.stalled = True
+                self.stalls += 1
+                self.say(f"{st.name} stage silent for {silent:.0f} s (heartbeat timeout {timeout:g} s)")
+            elif silent <= timeout and st.stalled:
+                st.stalled = False
+                self.say(f"{st.name} stage is back")
         for st in self.stages.values():
             if st.proc is None or st.final is not None:
                 continue
@@ -292,10 +307,12 @@ class Supervisor:
             "budget_violations": summary.get("budget_violations", {}),
             "seq_gaps_seen": summary.get("seq_gaps", 0),
             "restarts": {n: s.restarts for n, s in self.stages.items()},
+            "stalls": self.stalls,
             "errors": self.errors,
         }
-        if "live_iou" in summary:
-            stats["live_iou"] = summary["live_iou"]
+        for key in ("gt_frames", "live_iou", "road_error_rate"):
+            if key in summary:
+                stats[key] = summary[key]
         return stats
 
     def _write_stats(self, stats: dict) -> None:
