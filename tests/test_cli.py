@@ -87,3 +87,18 @@ def test_infer_loop_counts_bad_targets_and_frames_before_a_target():
     assert not messages.decode_mask(parts).mask.any()
     assert loop.process(_frame_msg(1, np.zeros((32, 48), np.uint8)), 0) is None  # empty target
     assert loop.counters["failed"] == 1
+
+
+def test_add_after_reset_follows_only_the_new_object():
+    loop = InferLoop(create_segmenter("online", height=64, augmentations=0), "online")
+    target = np.zeros((32, 48), np.uint8)
+    target[5:15, 5:15] = 1
+    loop.process(_frame_msg(0, target), 0)
+    loop.pending = messages.ControlRequest(op="reset")
+    loop.process(_frame_msg(1), 0)
+    assert loop.reply["ok"] and loop.reply["objects"] == []
+    new = np.zeros((32, 48), np.uint8)
+    new[20:30, 30:40] = 1
+    loop.pending = messages.ControlRequest(op="add_object", object_id=4, mask=new)
+    loop.process(_frame_msg(2), 0)
+    assert loop.reply["ok"] and loop.reply["objects"] == [4]  # object 1 is gone for good

@@ -18,7 +18,7 @@ from rtvos import messages
 from rtvos.config import RunConfig
 from rtvos.pipeline.links import Links, Reporter, setup_stage_process
 from rtvos.segmenters import create_segmenter
-from rtvos.segmenters.protocol import Result, Target, TargetError
+from rtvos.segmenters.protocol import Result, Target, TargetError, merged_label
 from rtvos.transport import check_endpoint, make_socket, recv_all_nowait
 
 log = logging.getLogger("rtvos.infer")
@@ -53,8 +53,11 @@ class InferLoop:
             elif req.op == "add_object":
                 target = Target(mask=(req.mask > 0).astype(np.uint8)) if req.mask is not None \
                     else Target.from_boxes({req.object_id: req.box})
-                current = self.current if self.active else np.zeros((h, w), np.uint8)
-                result = self.seg.add_object(image, req.object_id, target, current)
+                if self.active:
+                    result = self.seg.add_object(image, req.object_id, target, self.current)
+                else:  # after a reset (or before any target) the new object is all there is
+                    nothing = np.zeros((h, w), np.uint8)
+                    result = self.seg.start(image, merged_label(image, req.object_id, target, nothing))
                 self.active = True
             else:  # remove_object
                 if not self.active:
