@@ -154,6 +154,9 @@ class Supervisor:
                 st.restarts += 1
                 st.carry_over()
                 self.say(f"{msg}; restarting ({st.restarts}/{self.cfg.monitor.max_restarts})")
+                if st.name == "infer":
+                    self.say("the restarted model has no target: masks are empty until one is set "
+                             f"(rtvos ctl set --connect {self.links.control or '<control endpoint>'} --mask M.png)")
                 self._spawn(st.name)
             else:
                 self.say(f"{msg}; stopping the run")
