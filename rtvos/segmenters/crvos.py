@@ -52,6 +52,12 @@ def default_checkpoint() -> Path:
     return Path(__file__).resolve().parents[1] / "checkpoints" / "crvos.pt"
 
 
+def processing_size(h: int, w: int, height: int) -> tuple[int, int]:
+    """(height, width) the network runs at: `height`, and the width that keeps the aspect ratio rounded to
+    a multiple of 32 (854x480 at height 256 -> 448x256)."""
+    return height, max(32, int(round(w * height / h / 32)) * 32)
+
+
 # ------------------------------------------------------------------------------------------- Clue
 def coord_channels(h: int, w: int, dtype: torch.dtype = torch.float32, device=None) -> torch.Tensor:
     """1x3xhxw: y and x in [-1, 1] (pixel centres, corners at +-1), and the distance from the centre
@@ -160,11 +166,6 @@ class CRVOSSegmenter(Segmenter):
         self._decoder_engines: dict[int, object] = {}  # one per number of objects (the batch)
         self._started = False
 
-    def _proc_size(self, h: int, w: int) -> tuple[int, int]:
-        ph = self.cfg.height
-        pw = max(32, int(round(w * ph / h / 32)) * 32)
-        return ph, pw
-
     def _features(self, frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = preprocess(frame, self.proc_hw)
         shape = tuple(x.shape)
@@ -190,11 +191,13 @@ class CRVOSSegmenter(Segmenter):
         if not self.ids:
             raise TargetError("the target has no object pixels")
         self.frame_hw = (h, w)
-        self.proc_hw = self._proc_size(h, w)
+        self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat16_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         ph, pw = self.proc_hw
         prev = [cv2.resize((label == k).astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA) for k in self.ids]
         self.prev_fg = torch.from_numpy(np.stack(prev))[:, None]  # Nx1xHxW soft masks, processing resolution
+        with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
+            self._decode(self._features(frame), make_clue(self.prev_fg, self.feat16_hw))
         self._started = True
         return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
 
