@@ -58,12 +58,11 @@ class Result:
     def from_label_mask(cls, mask: np.ndarray, scores: dict[int, float], ids: list[int]) -> "Result":
         objects = []
         for k in ids:
-            ys, xs = np.nonzero(mask == k)
-            if len(xs):
-                bbox = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            else:
-                bbox = None
-            objects.append(ObjectInfo(id=int(k), score=float(scores.get(k, 0.0)), bbox=bbox, area=int(len(xs))))
+            m = mask == k
+            rows, cols = np.flatnonzero(m.any(axis=1)), np.flatnonzero(m.any(axis=0))
+            bbox = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1) if len(rows) else None
+            objects.append(ObjectInfo(id=int(k), score=float(scores.get(k, 0.0)), bbox=bbox,
+                                      area=int(np.count_nonzero(m))))
         return cls(mask=mask, objects=objects)
 
 
