@@ -10,14 +10,8 @@ import pytest
 import torch
 
 from rtvos.segmenters.aggregate import merge_probabilities
-from rtvos.segmenters.crvos import (
-    CRVOSDecoder,
-    coord_channels,
-    default_checkpoint,
-    load_decoder,
-    make_clue,
-    processing_size,
-)
+from rtvos.segmenters.backbone import processing_size
+from rtvos.segmenters.crvos import CRVOSDecoder, coord_channels, default_checkpoint, load_decoder, make_clue
 
 H, W = 256, 448  # 854x480 DAVIS frames at the default height
 

@@ -209,6 +209,12 @@ class Backbone(nn.Module):
         return tuple(_run_blocks(y, self._blocks, self.taps))
 
 
+def processing_size(h: int, w: int, height: int) -> tuple[int, int]:
+    """(height, width) a network runs at for an h x w frame: `height`, and the width that keeps the
+    aspect ratio, rounded to a multiple of 32 (854x480 at height 256 -> 448x256)."""
+    return height, max(32, int(round(w * height / h / 32)) * 32)
+
+
 def padded_size(h: int, w: int, multiple: int = 32) -> tuple[int, int]:
     """(h, w) rounded up to multiples of ``multiple``."""
     return -(-h // multiple) * multiple, -(-w // multiple) * multiple

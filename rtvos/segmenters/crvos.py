@@ -25,7 +25,6 @@ mask can come from anywhere (ground truth in training, the model's own predictio
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +36,9 @@ from torch import nn
 
 from rtvos.engines import load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
-from rtvos.segmenters.backbone import Backbone, preprocess
+from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
 from rtvos.segmenters.boxinit import target_to_mask
-from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target
+from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, config_from_options
 
 TAPS = (2, 4, 10)                 # EfficientNet-Lite0 blocks: stride 4 / 8 / 16
 FEATURE_CHANNELS = (24, 40, 112)  # channels at those taps
@@ -50,12 +49,6 @@ TRAIN_COMMAND = "rtvos train crvos --davis-root <DAVIS root>  (or: python -m rtv
 def default_checkpoint() -> Path:
     """The packaged decoder weights: rtvos/checkpoints/crvos.pt."""
     return Path(__file__).resolve().parents[1] / "checkpoints" / "crvos.pt"
-
-
-def processing_size(h: int, w: int, height: int) -> tuple[int, int]:
-    """(height, width) the network runs at: `height`, and the width that keeps the aspect ratio rounded to
-    a multiple of 32 (854x480 at height 256 -> 448x256)."""
-    return height, max(32, int(round(w * height / h / 32)) * 32)
 
 
 # ------------------------------------------------------------------------------------------- Clue
@@ -163,11 +156,7 @@ class CRVOSSegmenter(Segmenter):
     def __init__(self, backbone: Backbone | None = None, decoder: CRVOSDecoder | None = None, **options):
         """`backbone` / `decoder`: ready modules to share (e.g. the decoder being trained); by default
         a fresh Backbone(taps=(2, 4, 10)) and the decoder from `checkpoint`."""
-        fields = {f.name for f in dataclasses.fields(CRVOSConfig)}
-        unknown = set(options) - fields
-        if unknown:
-            raise ValueError(f"unknown option(s) for 'crvos': {sorted(unknown)}; known: {sorted(fields)}")
-        self.cfg = CRVOSConfig(**options)
+        self.cfg = config_from_options(CRVOSConfig, options, self.name)
         if self.cfg.height % 32 or self.cfg.height <= 0:
             raise ValueError(f"height must be a positive multiple of 32, got {self.cfg.height}")
         self.decoder = decoder if decoder is not None else load_decoder(self.cfg.checkpoint or None)
@@ -214,11 +203,7 @@ class CRVOSSegmenter(Segmenter):
         return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
 
     def step(self, frame: np.ndarray) -> Result:
-        if not self._started:
-            raise RuntimeError("step() before start(): give the segmenter a target first")
-        if frame.shape[:2] != self.frame_hw:
-            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the stream started at "
-                             f"{self.frame_hw[1]}x{self.frame_hw[0]}: restart with a new target")
+        self.check_frame(frame)
         feats = self._features(frame)
         with torch.no_grad():
             logits = self._decode(feats, make_clue(self.prev_fg, self.feat16_hw))

@@ -9,7 +9,6 @@ and w2 is refitted every `update_every` frames.  No refinement network (that is 
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import cv2
@@ -20,10 +19,11 @@ import torch.nn.functional as F
 from rtvos.engines import load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.augment import augment_first_frame
-from rtvos.segmenters.backbone import Backbone, preprocess
+from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
 from rtvos.segmenters.boxinit import target_to_mask
 from rtvos.segmenters.memory import SampleMemory
-from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, merged_label
+from rtvos.segmenters.protocol import (Result, Segmenter, Target, TargetError, as_target, config_from_options,
+                                      merged_label)
 from rtvos.segmenters.target_model import TargetModel
 
 FEATURE_TAP = 10  # EfficientNet-Lite0 block 10: stride 16, 112 channels
@@ -58,11 +58,7 @@ class OnlineSegmenter(Segmenter):
     config_class = OnlineConfig
 
     def __init__(self, backbone: Backbone | None = None, **options):
-        fields = {f.name for f in dataclasses.fields(self.config_class)}
-        unknown = set(options) - fields
-        if unknown:
-            raise ValueError(f"unknown option(s) for {self.name!r}: {sorted(unknown)}; known: {sorted(fields)}")
-        self.cfg = self.config_class(**options)
+        self.cfg = config_from_options(self.config_class, options, self.name)
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
         self.backbone = backbone or Backbone(taps=self.taps)
@@ -70,11 +66,6 @@ class OnlineSegmenter(Segmenter):
         self._started = False
 
     # ------------------------------------------------------------------------------------- features
-    def _proc_size(self, h: int, w: int) -> tuple[int, int]:
-        ph = self.cfg.height
-        pw = max(32, int(round(w * ph / h / 32)) * 32)
-        return ph, pw
-
     def _features(self, images: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
         """Backbone features at every tap (the last is stride 16, what the target model sees)."""
         x = torch.cat([preprocess(im, self.proc_hw) for im in images])
@@ -97,7 +88,7 @@ class OnlineSegmenter(Segmenter):
         if not ids:
             raise TargetError("the target has no object pixels")
         self.frame_hw = (h, w)
-        self.proc_hw = self._proc_size(h, w)
+        self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         self._rng = np.random.default_rng(self.cfg.seed)
         self._gen = torch.Generator().manual_seed(self.cfg.seed)
@@ -164,11 +155,7 @@ class OnlineSegmenter(Segmenter):
 
     # ----------------------------------------------------------------------------------------- step
     def step(self, frame: np.ndarray) -> Result:
-        if not self._started:
-            raise RuntimeError("step() before start(): give the segmenter a target first")
-        if frame.shape[:2] != self.frame_hw:
-            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the stream started at "
-                             f"{self.frame_hw[1]}x{self.frame_hw[0]}: restart with a new target")
+        self.check_frame(frame)
         pyramid = self._features([frame])
         projected, coarse = {}, []
         with torch.no_grad():

@@ -83,6 +83,15 @@ class Segmenter(abc.ABC):
     def started(self) -> bool:
         return getattr(self, "_started", False)
 
+    def check_frame(self, frame: np.ndarray) -> None:
+        """What every step() checks first: started, and the frame size the stream started with."""
+        if not self.started:
+            raise RuntimeError("step() before start(): give the segmenter a target first")
+        h, w = self.frame_hw
+        if frame.shape[:2] != (h, w):
+            raise ValueError(f"frame is {frame.shape[1]}x{frame.shape[0]}, the stream started at {w}x{h}: "
+                             "restart with a new target")
+
     # Objects can come and go while the stream runs. `current` is the label mask last returned for this
     # stream (the caller has it). The defaults restart on `frame` with `current` plus/minus the object;
     # models with per-object state (the target-model family) override them to touch only that object.
@@ -101,6 +110,17 @@ class Segmenter(abc.ABC):
         if not label.any():
             raise TargetError(f"object {object_id} is the last one: send a reset (or a new target) instead")
         return self.start(frame, label)
+
+
+def config_from_options(config_class, options: dict, model: str):
+    """A model's options dataclass from keyword options; unknown names are an error that lists the known ones."""
+    import dataclasses  # noqa: PLC0415
+
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    unknown = set(options) - fields
+    if unknown:
+        raise ValueError(f"unknown option(s) for {model!r}: {sorted(unknown)}; known: {sorted(fields)}")
+    return config_class(**options)
 
 
 def merged_label(frame: np.ndarray, object_id: int, target: "Target | np.ndarray", current: np.ndarray) -> np.ndarray:

@@ -47,7 +47,8 @@ from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters.backbone import Backbone, preprocess
-from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, make_clue, processing_size
+from rtvos.segmenters.backbone import processing_size
+from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, make_clue
 
 DEV_SEQUENCES = ("bear", "bmx-bumps", "car-turn", "dance-jump", "hike", "motocross-bumps", "soccerball")
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset
-from rtvos.segmenters.crvos import processing_size
+from rtvos.segmenters.backbone import processing_size
 from rtvos.segmenters.refiner import Refiner
 from rtvos.segmenters.target_model import TargetModel
 from rtvos.training.crvos_train import (DEV_SEQUENCES, RunLog, _lr_factor, _provenance, build_cache,
