@@ -103,7 +103,7 @@ class RunConfig:
                 raise ConfigError(f"{origin}: unknown section [{key}]; known: {', '.join(sections)}")
             if not isinstance(value, dict):
                 raise ConfigError(f"{origin}: [{key}] must be a table")
-            setattr(cfg, key, _build(getattr(cfg, key).__class__, value, f"{origin} [{key}]"))
+            setattr(cfg, key, build_dataclass(getattr(cfg, key).__class__, value, f"{origin} [{key}]"))
         return cfg
 
 
@@ -118,11 +118,12 @@ def control_endpoint(ep: EndpointConfig) -> str | None:
     return None
 
 
-def _build(klass, values: dict, where: str):
+def build_dataclass(klass, values: dict, where: str, noun: str = "key", error: type[Exception] = ConfigError):
+    """`klass(**values)`, but unknown names are an `error` that names them and lists the known ones."""
     names = {f.name for f in dataclasses.fields(klass)}
     unknown = set(values) - names
     if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}; known: {sorted(names)}")
+        raise error(f"{where}: unknown {noun}(s) {sorted(unknown)}; known: {sorted(names)}")
     return klass(**values)
 
 

@@ -114,13 +114,9 @@ class Segmenter(abc.ABC):
 
 def config_from_options(config_class, options: dict, model: str):
     """A model's options dataclass from keyword options; unknown names are an error that lists the known ones."""
-    import dataclasses  # noqa: PLC0415
+    from rtvos.config import build_dataclass  # noqa: PLC0415
 
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    unknown = set(options) - fields
-    if unknown:
-        raise ValueError(f"unknown option(s) for {model!r}: {sorted(unknown)}; known: {sorted(fields)}")
-    return config_class(**options)
+    return build_dataclass(config_class, options, f"model {model!r}", noun="option", error=ValueError)
 
 
 def merged_label(frame: np.ndarray, object_id: int, target: "Target | np.ndarray", current: np.ndarray) -> np.ndarray:
