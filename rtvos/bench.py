@@ -82,11 +82,9 @@ def run_bench(model: str, backend: str, hw: tuple[int, int], frames: int, warmup
 
 
 def main(args) -> int:
-    from rtvos.cli import parse_options
-    from rtvos.segmenters import available
+    from rtvos.cli import parse_options, unknown_model
 
-    if args.model not in available():
-        print(f"rtvos: unknown model {args.model!r}; available: {', '.join(available())}")
+    if unknown_model(args.model):
         return 2
     result = run_bench(args.model, args.backend, parse_hw(args.size), args.frames, args.warmup,
                        parse_options(args.option), args.source, args.threads)

@@ -33,6 +33,16 @@ def parse_options(pairs: list[str] | None) -> dict:
     return out
 
 
+def unknown_model(name: str) -> bool:
+    """True (after saying so, with the choices) when `name` is not a registered model."""
+    from rtvos.segmenters import available
+
+    if name in available():
+        return False
+    print(f"rtvos: unknown model {name!r}; available: {', '.join(available())}", file=sys.stderr)
+    return True
+
+
 def parse_box(text: str) -> list[float]:
     try:
         vals = [float(v) for v in text.split(",")]
@@ -87,10 +97,7 @@ def cmd_run(args) -> int:
     except EndpointError as exc:
         print(f"rtvos: {exc}", file=sys.stderr)
         return 2
-    from rtvos.segmenters import available
-
-    if mdl.name not in available():
-        print(f"rtvos: unknown model {mdl.name!r}; available: {', '.join(available())}", file=sys.stderr)
+    if unknown_model(mdl.name):
         return 2
     return run_pipeline(cfg)
 
@@ -174,10 +181,9 @@ def cmd_eval(args) -> int:
     import torch
 
     from rtvos.evaluation.runner import evaluate, format_table
-    from rtvos.segmenters import available, create_segmenter
+    from rtvos.segmenters import create_segmenter
 
-    if args.model not in available():
-        print(f"rtvos: unknown model {args.model!r}; available: {', '.join(available())}", file=sys.stderr)
+    if unknown_model(args.model):
         return 2
     torch.set_num_threads(args.threads or os.cpu_count() or 1)
     options = parse_options(args.option)
@@ -206,10 +212,9 @@ def cmd_export(args) -> int:
 
     from rtvos.bench import load_frames, parse_hw
     from rtvos.engines import EngineError, cache_dir
-    from rtvos.segmenters import available, create_segmenter
+    from rtvos.segmenters import create_segmenter
 
-    if args.model not in available():
-        print(f"rtvos: unknown model {args.model!r}; available: {', '.join(available())}", file=sys.stderr)
+    if unknown_model(args.model):
         return 2
     torch.set_num_threads(os.cpu_count() or 1)
     before = {p: p.stat().st_mtime for p in cache_dir().iterdir()}
