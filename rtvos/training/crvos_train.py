@@ -31,7 +31,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import shlex
 import sys
 import tempfile
@@ -48,17 +47,14 @@ from tqdm import tqdm
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters.backbone import Backbone, preprocess
 from rtvos.segmenters.backbone import processing_size
+from rtvos.training.common import (RunLog, default_davis_root, file_sha256, lr_factor, provenance, save_atomic, settings,
+                                   small_state_dict, split_sequences)
 from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, make_clue
 
-DEV_SEQUENCES = ("bear", "bmx-bumps", "car-turn", "dance-jump", "hike", "motocross-bumps", "soccerball")
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
 CACHE_VERSION = 1
-
-
-def default_davis_root() -> Path:
-    """$RTVOS_DAVIS_ROOT, else <repo>/../shared/data/davis2016-train."""
-    env = os.environ.get("RTVOS_DAVIS_ROOT")
-    return Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared" / "data" / "davis2016-train"
+HERE = Path(__file__).resolve()
+SOURCES = [HERE, HERE.parents[1] / "segmenters" / "crvos.py", HERE.parents[1] / "segmenters" / "backbone.py"]
 
 
 # ------------------------------------------------------------------------------------ augmentation
@@ -272,50 +268,6 @@ def dev_eval(decoder: CRVOSDecoder, backbone: Backbone, root: Path, sequences: l
 
 
 # ------------------------------------------------------------------------------------ bookkeeping
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _provenance() -> dict:
-    """Git-free reproducibility info: versions, machine, and hashes of the sources that define the run."""
-    import onnxruntime
-
-    here = Path(__file__).resolve()
-    sources = [here, here.parents[1] / "segmenters" / "crvos.py", here.parents[1] / "segmenters" / "backbone.py"]
-    return {
-        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
-        "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__, "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
-        "source_sha256": {str(p.relative_to(here.parents[2])): _file_sha256(p) for p in sources},
-    }
-
-
-class RunLog:
-    """Appends one JSON object per line to <out>/log.jsonl."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def write(self, **record) -> None:
-        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S")} | record
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-
-def save_atomic(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def small_state_dict(decoder: CRVOSDecoder, limit_bytes: int = 5 << 20) -> dict:
-    """The decoder's state dict on the CPU; fp16 when fp32 would exceed `limit_bytes`."""
-    state = {k: v.detach().cpu().clone() for k, v in decoder.state_dict().items()}
-    if sum(v.numel() * v.element_size() for v in state.values()) > limit_bytes:
-        state = {k: v.half() for k, v in state.items()}
-    return state
-
-
 # ------------------------------------------------------------------------------------------- main
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
@@ -355,23 +307,6 @@ def _apply_smoke(args) -> None:
     args.resume = None
 
 
-def _lr_factor(args, step: int, elapsed: float) -> float:
-    if args.schedule == "constant":
-        return 1.0
-    progress = 0.0
-    if args.minutes:
-        progress = max(progress, elapsed / (args.minutes * 60))
-    if args.steps:
-        progress = max(progress, step / args.steps)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def _settings(args: argparse.Namespace) -> dict:
-    """The run's settings as JSON values (paths as strings; anything else a CLI adds, e.g. `func`, dropped)."""
-    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-            if isinstance(v, (str, int, float, bool, Path, type(None)))}
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m rtvos.training.crvos_train [options]`."""
     parser = argparse.ArgumentParser(prog="rtvos train crvos", description=__doc__.split("\n\n")[0])
@@ -394,11 +329,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         raise SystemExit(f"rtvos train crvos: --height must be a multiple of 32, got {args.height}")
     torch.set_num_threads(args.threads)
     root = args.davis_root or default_davis_root()
-    if not (Path(root) / "JPEGImages").is_dir():
-        raise SystemExit(f"rtvos train crvos: no DAVIS data at {root} (give --davis-root or set RTVOS_DAVIS_ROOT)")
-    names = DavisDataset(root).sequence_names()
-    train_seqs = [s for s in names if s not in DEV_SEQUENCES]
-    dev_seqs = [s for s in DEV_SEQUENCES if s in names]
+    train_seqs, dev_seqs = split_sequences(root, "rtvos train crvos")
     if args.smoke:
         train_seqs = train_seqs[:2]
     first = DavisDataset(root).sequence(train_seqs[0]).load_frame(0)
@@ -427,7 +358,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         step, elapsed, best = state["step"], state["elapsed"], state["best"]
         print(f"resumed from {path} at step {step} ({elapsed / 60:.1f} min)", file=sys.stderr)
     log.write(type="start", command=command, step=step, train=train_seqs, dev=dev_seqs, cache=cache_info,
-              settings=_settings(args))
+              settings=settings(args))
     backbone = None if args.no_dev else Backbone(taps=TAPS)
 
     def save_last() -> None:
@@ -439,10 +370,10 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         sidecar = {
             "model": "crvos", "command": command, "step": step, "train_minutes": round(elapsed / 60, 2),
             "dev": scores, "data": {"davis_root": str(root), "train_sequences": train_seqs, "dev_sequences": dev_seqs},
-            "settings": _settings(args),
+            "settings": settings(args),
             "processing_hw": list(size_hw), "cache": cache_info,
             "decoder_parameters": sum(p.numel() for p in decoder.parameters()),
-            "checkpoint_sha256": _file_sha256(args.out / "best.pt"), "provenance": _provenance(),
+            "checkpoint_sha256": file_sha256(args.out / "best.pt"), "provenance": provenance(SOURCES),
         }
         (args.out / "best.json").write_text(json.dumps(sidecar, indent=1))
 
@@ -466,7 +397,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     bar = tqdm(total=args.steps, initial=step, desc="training crvos", unit="step")
     while not done():
         ts = time.monotonic()
-        lr = args.lr * _lr_factor(args, step, elapsed)
+        lr = args.lr * lr_factor(args, step, elapsed)
         for g in optimizer.param_groups:
             g["lr"] = lr
         rows = sample_clips(cache, args.batch, args.clip_len, args.max_step, rng)

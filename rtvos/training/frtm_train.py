@@ -33,10 +33,12 @@ from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters.backbone import processing_size
+from rtvos.segmenters import refiner as refiner_module
 from rtvos.segmenters.refiner import Refiner
 from rtvos.segmenters.target_model import TargetModel
-from rtvos.training.crvos_train import (DEV_SEQUENCES, RunLog, _lr_factor, _provenance, build_cache,
-                                        default_davis_root, save_atomic, small_state_dict)
+from rtvos.training.common import (RunLog, lr_factor, provenance, save_atomic, settings, small_state_dict,
+                                   default_davis_root, split_sequences)
+from rtvos.training.crvos_train import build_cache
 
 
 def sample_pairs(cache, batch: int, targets: int, max_gap: int, rng: np.random.Generator,
@@ -134,11 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("rtvos train frtm: give a budget: --minutes and/or --steps")
     torch.set_num_threads(args.threads)
     root = args.davis_root or default_davis_root()
-    if not (Path(root) / "JPEGImages").is_dir():
-        raise SystemExit(f"rtvos train frtm: no DAVIS data at {root} (give --davis-root or set RTVOS_DAVIS_ROOT)")
-    names = DavisDataset(root).sequence_names()
-    train_seqs = [s for s in names if s not in DEV_SEQUENCES][: 2 if args.smoke else None]
-    dev_seqs = [s for s in DEV_SEQUENCES if s in names]
+    train_seqs, dev_seqs = split_sequences(root, "rtvos train frtm")
+    train_seqs = train_seqs[: 2 if args.smoke else None]
     size_hw = processing_size(*DavisDataset(root).sequence(train_seqs[0]).load_frame(0).shape[:2], args.height)
     args.out.mkdir(parents=True, exist_ok=True)
     log = RunLog(args.out / "log.jsonl")
@@ -155,8 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["rng"]
         step, elapsed = state["step"], state["elapsed"]
-    settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    log.write(type="start", command=command, step=step, train=train_seqs, dev=dev_seqs, settings=settings,
+    run_settings = settings(args)
+    log.write(type="start", command=command, step=step, train=train_seqs, dev=dev_seqs, settings=run_settings,
               params=sum(p.numel() for p in refiner.parameters()))
 
     def save_last() -> None:
@@ -171,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=total, initial=step, desc="training R", unit="step", disable=args.smoke) as bar:
         while not done():
             for g in optimizer.param_groups:
-                g["lr"] = args.lr * _lr_factor(args, step, elapsed)
+                g["lr"] = args.lr * lr_factor(args, step, elapsed)
             optimizer.zero_grad(set_to_none=True)
             losses.append(step_loss(refiner, cache, sample_pairs(cache, args.batch, args.targets, args.max_gap, rng), rng))
             optimizer.step()
@@ -192,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     save_atomic({"refiner": small_state_dict(refiner)}, args.out / "best.pt")
     (args.out / "best.json").write_text(json.dumps({
         "command": command, "step": step, "minutes": round(elapsed / 60, 2), "train_sequences": train_seqs,
-        "dev_sequences": dev_seqs, "dev": scores, "settings": settings, "provenance": _provenance()}, indent=2))
+        "dev_sequences": dev_seqs, "dev": scores, "settings": run_settings,
+        "provenance": provenance([Path(__file__), Path(refiner_module.__file__)])}, indent=2))
     print(f"wrote {args.out / 'best.pt'} after {step} steps", file=sys.stderr)
     return 0
 

@@ -1,0 +1,97 @@
+"""What every trainer shares: the data split, run bookkeeping (log, atomic checkpoints, provenance
+sidecars) and the learning-rate schedule over a wall-time or step budget."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+# Held out of every training run; the numbers in benchmarks/RESULTS.md are on these.
+DEV_SEQUENCES = ("bear", "bmx-bumps", "car-turn", "dance-jump", "hike", "motocross-bumps", "soccerball")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_davis_root() -> Path:
+    """$RTVOS_DAVIS_ROOT, else <repo>/../shared/data/davis2016-train."""
+    env = os.environ.get("RTVOS_DAVIS_ROOT")
+    return Path(env) if env else REPO.parent / "shared" / "data" / "davis2016-train"
+
+
+def split_sequences(root: Path, prog: str) -> tuple[list[str], list[str]]:
+    """(train, dev) sequence names of a DAVIS-layout root; a clear exit when there is no data."""
+    from rtvos.evaluation.davis import DavisDataset  # noqa: PLC0415
+
+    if not (Path(root) / "JPEGImages").is_dir():
+        raise SystemExit(f"{prog}: no DAVIS data at {root} (give --davis-root or set RTVOS_DAVIS_ROOT)")
+    names = DavisDataset(root).sequence_names()
+    return [s for s in names if s not in DEV_SEQUENCES], [s for s in DEV_SEQUENCES if s in names]
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def provenance(sources: list[Path]) -> dict:
+    """Git-free reproducibility info: versions, machine, and hashes of the sources that define the run."""
+    import onnxruntime  # noqa: PLC0415
+
+    return {
+        "python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+        "opencv": cv2.__version__, "onnxruntime": onnxruntime.__version__, "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+        "source_sha256": {str(Path(p).resolve().relative_to(REPO)): file_sha256(p) for p in sources},
+    }
+
+
+class RunLog:
+    """Appends one JSON object per line to <out>/log.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, **record) -> None:
+        record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S")} | record
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+def save_atomic(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def small_state_dict(module: torch.nn.Module, limit_bytes: int = 5 << 20) -> dict:
+    """The module's state dict on the CPU; fp16 when fp32 would exceed `limit_bytes`."""
+    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+    if sum(v.numel() * v.element_size() for v in state.values()) > limit_bytes:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return state
+
+
+def lr_factor(args, step: int, elapsed: float) -> float:
+    """Cosine decay to 10 % over the budget (--minutes and/or --steps), or 1 with --schedule constant."""
+    if getattr(args, "schedule", "cosine") == "constant":
+        return 1.0
+    progress = 0.0
+    if args.minutes:
+        progress = max(progress, elapsed / (args.minutes * 60))
+    if args.steps:
+        progress = max(progress, step / args.steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def settings(args: argparse.Namespace) -> dict:
+    """The run's settings as JSON values (paths as strings; anything else a CLI adds, e.g. `func`, dropped)."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+            if isinstance(v, (str, int, float, bool, Path, type(None)))}
