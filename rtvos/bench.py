@@ -12,13 +12,14 @@ import time
 
 import numpy as np
 
+from rtvos.sizes import parse_size
+
 
 def parse_hw(text: str) -> tuple[int, int]:
     try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"rtvos bench: --size is HEIGHTxWIDTH, e.g. 480x854; got {text!r}") from None
-    return h, w
+        return parse_size(text, "HxW")
+    except ValueError as exc:
+        raise SystemExit(f"rtvos bench: --size: {exc}") from None
 
 
 def load_frames(source: str | None, hw: tuple[int, int], count: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -71,8 +72,9 @@ def run_bench(model: str, backend: str, hw: tuple[int, int], frames: int, warmup
         seg.step(img)
         times.append((time.perf_counter() - t) * 1000)
     a = np.asarray(times)
+    precision = {"tensorrt": "fp16", "torch": "fp32"}.get(backend, getattr(getattr(seg, "cfg", None), "precision", "fp32"))
     return {
-        "model": model, "backend": backend, "options": options, "input": f"{hw[0]}x{hw[1]}",
+        "model": model, "backend": backend, "precision": precision, "options": options, "input": f"{hw[0]}x{hw[1]}",
         "frames": len(times), "warmup": warmup, "threads": torch.get_num_threads(),
         "fps": round(float(len(a) / (a.sum() / 1000)), 3),
         "latency_ms": {"p50": round(float(np.percentile(a, 50)), 3), "p90": round(float(np.percentile(a, 90)), 3),
@@ -89,7 +91,7 @@ def main(args) -> int:
     result = run_bench(args.model, args.backend, parse_hw(args.size), args.frames, args.warmup,
                        parse_options(args.option), args.source, args.threads)
     lat = result["latency_ms"]
-    print(f"{result['model']} [{result['backend']}] {result['input']}: {result['fps']:.1f} fps, "
+    print(f"{result['model']} [{result['backend']}, {result['precision']}] {result['input']}: {result['fps']:.1f} fps, "
           f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms ({result['frames']} frames after "
           f"{result['warmup']} warm-up; start {result['start_ms']:.0f} ms)")
     if args.json:

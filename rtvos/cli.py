@@ -103,11 +103,12 @@ def cmd_run(args) -> int:
 
 
 def _parse_size(text: str) -> tuple[int, int]:
+    from rtvos.sizes import parse_size
+
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        return w, h
-    except ValueError:
-        raise SystemExit(f"rtvos: size must be WIDTHxHEIGHT, e.g. 640x480; got {text!r}") from None
+        return parse_size(text, "WxH")
+    except ValueError as exc:
+        raise SystemExit(f"rtvos: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------- sub
@@ -276,7 +277,7 @@ def cmd_ctl(args) -> int:
     return 0
 
 
-TRAINERS = {"crvos": "rtvos.training.crvos_train", "frtm": "rtvos.training.frtm_train"}
+TRAINERS = {"crvos": "rtvos.training.crvos_train", "frtm": "rtvos.training.frtm_train", "plm": "rtvos.training.plm_train"}
 
 
 def cmd_train(args) -> int:

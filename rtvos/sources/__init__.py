@@ -19,6 +19,8 @@ import logging
 from pathlib import Path
 from typing import Iterator
 
+from rtvos.sizes import parse_size
+
 from .base import Frame, Pacer, Source, SourceError
 
 __all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_source", "SPEC_FORMS"]
@@ -62,10 +64,9 @@ class LimitedSource(Source):
 
 def _parse_size(text: str) -> tuple[int, int]:
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
+        return parse_size(text, "WxH")
     except ValueError:
-        raise SourceError(f"bad synthetic size {text!r}: expected WxH, e.g. synthetic:640x480") from None
-    return w, h
+        raise SourceError(f"bad synthetic size {text!r}: expected WxH (WIDTHxHEIGHT), e.g. synthetic:640x480") from None
 
 
 def open_source(spec: str, *, fps: float | None = None, frames: int | None = None, width: int | None = None,
