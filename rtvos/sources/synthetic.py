@@ -21,36 +21,19 @@ import cv2
 import numpy as np
 
 from .base import Frame, Pacer, Source, SourceError
+from .noise import fbm
 
 _N_THETA = 720  # angular bins of the radius look-up table
 _MAX_OBJECTS = 3
 
 
-def _fbm(rng: np.random.Generator, h: int, w: int, cells: tuple[int, ...], gain: float = 0.6) -> np.ndarray:
-    """Multi-scale value noise in [0, 1], HxW float32: bicubic-upsampled random grids, summed."""
-    out = np.zeros((h, w), np.float32)
-    total = 0.0
-    amp = 1.0
-    for cell in cells:  # coarse to fine
-        gh, gw = h // cell + 3, w // cell + 3
-        grid = rng.random((gh, gw), dtype=np.float32)
-        up = cv2.resize(grid, (gw * cell, gh * cell), interpolation=cv2.INTER_CUBIC)
-        oy, ox = int(rng.integers(0, cell)), int(rng.integers(0, cell))
-        out += amp * up[oy:oy + h, ox:ox + w]
-        total += amp
-        amp *= gain
-    out /= total
-    lo, hi = np.percentile(out, (1, 99))
-    return np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-
-
 def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """An earthy, low-saturation scene texture: mottled olive/brown/slate ground with grain and pebbles."""
-    coarse = _fbm(rng, h, w, (160, 80, 40))
-    fine = _fbm(rng, h, w, (12, 6, 3), gain=0.8)
-    mix = _fbm(rng, h, w, (240, 120, 60))
-    warp = _fbm(rng, h, w, (120, 60))
-    pebbles = _fbm(rng, h, w, (9, 4), gain=0.5)
+    coarse = fbm(rng, h, w, (160, 80, 40))
+    fine = fbm(rng, h, w, (12, 6, 3), gain=0.8)
+    mix = fbm(rng, h, w, (240, 120, 60))
+    warp = fbm(rng, h, w, (120, 60))
+    pebbles = fbm(rng, h, w, (9, 4), gain=0.5)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     a = rng.uniform(0, math.pi)
     grain = np.sin((xx * math.cos(a) + yy * math.sin(a)) / rng.uniform(5, 8) + 8.0 * warp)
@@ -68,18 +51,18 @@ def _background(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 def _object_texture(rng: np.random.Generator, size: int, kind: int) -> np.ndarray:
     """A saturated, patterned texture for object `kind` (0, 1, 2), size x size x 3 RGB uint8."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    var = _fbm(rng, size, size, (32, 16))[..., None]
+    var = fbm(rng, size, size, (32, 16))[..., None]
     if kind == 0:  # orange with dark leopard spots
-        spots = _fbm(rng, size, size, (12, 6)) > 0.62
+        spots = fbm(rng, size, size, (12, 6)) > 0.62
         img = np.array([232, 122, 38], np.float32) * (0.8 + 0.4 * var)
         img[spots] = np.array([70, 36, 18], np.float32)
     elif kind == 1:  # blue with wavy white stripes
-        wob = _fbm(rng, size, size, (24, 12))
+        wob = fbm(rng, size, size, (24, 12))
         stripes = np.sin((xx + 0.4 * yy) / 4.5 + 5.0 * wob) > 0.35
         img = np.array([38, 84, 204], np.float32) * (0.8 + 0.4 * var)
         img[stripes] = np.array([226, 232, 240], np.float32)
     else:  # magenta / yellow warped checker
-        wob = _fbm(rng, size, size, (24,))
+        wob = fbm(rng, size, size, (24,))
         check = ((np.floor((xx + 14 * wob) / 11) + np.floor((yy + 14 * wob) / 11)) % 2).astype(bool)
         img = np.where(check[..., None], np.float32([204, 40, 150]), np.float32([240, 212, 60]))
         img = img * (0.8 + 0.4 * var)

@@ -35,6 +35,7 @@ import numpy as np
 from rtvos.thermal.normalize import NormalizationProfile, ProfileError, ThermalNormalizer, load_profile
 
 from .base import Frame, Pacer, Source, SourceError
+from .noise import fbm
 
 SIM_DT = 1.0 / 30.0       # seconds per frame of simulated motion
 CAM_HEIGHT = 1.6          # m
@@ -47,31 +48,6 @@ TEX_DZ, TEX_PERIOD = 0.05, 40.0  # m per texel along the road, longitudinal peri
 RAW_MAX = 16383           # 14-bit sensor
 
 
-def _fbm(rng: np.random.Generator, h: int, w: int, cells: tuple[int, ...], gain: float = 0.6,
-         periodic: tuple[bool, bool] = (False, False)) -> np.ndarray:
-    """Multi-scale value noise in [0, 1], HxW float32; optionally periodic along rows / columns
-    (then every cell must divide that dimension)."""
-    out = np.zeros((h, w), np.float32)
-    total, amp = 0.0, 1.0
-    for cell in cells:
-        dims = []
-        for n, per in zip((h, w), periodic):
-            if per and n % cell:
-                raise ValueError(f"cell {cell} does not divide periodic size {n}")
-            g = n // cell if per else n // cell + 1
-            dims.append((g, (np.arange(g + 5) - 2) % g if per else np.arange(g + 5)))
-        (gh, ri), (gw, ci) = dims
-        grid = rng.random((max(ri.max() + 1, gh), max(ci.max() + 1, gw)), dtype=np.float32)
-        ext = grid[np.ix_(ri, ci)]
-        up = cv2.resize(ext, (ext.shape[1] * cell, ext.shape[0] * cell), interpolation=cv2.INTER_CUBIC)
-        out += amp * up[2 * cell:2 * cell + h, 2 * cell:2 * cell + w]
-        total += amp
-        amp *= gain
-    out /= total
-    lo, hi = np.percentile(out, (1, 99))
-    return np.clip((out - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
-
-
 def _ground_texture(rng: np.random.Generator, t_grass: float, t_road: float) -> np.ndarray:
     """(NZ+1) x NL x 2 float32 in road coordinates: channel 0 the structure (absolute counts), channel 1
     the fine detail (zero-mean counts, faded with distance).  Row NZ repeats row 0 (periodic along z)."""
@@ -82,9 +58,9 @@ def _ground_texture(rng: np.random.Generator, t_grass: float, t_road: float) -> 
     al = np.abs(l)[None, :]
     road = al < ROAD_HALF
     gravel = (al >= ROAD_HALF) & (al < ROAD_HALF + 0.6)
-    big = _fbm(rng, nz, nl, (200, 100), periodic=per) - 0.5
-    mid = _fbm(rng, nz, nl, (40, 20), periodic=per) - 0.5
-    fine = _fbm(rng, nz, nl, (8, 4, 2), gain=0.8, periodic=per) - 0.5
+    big = fbm(rng, nz, nl, (200, 100), periodic=per) - 0.5
+    mid = fbm(rng, nz, nl, (40, 20), periodic=per) - 0.5
+    fine = fbm(rng, nz, nl, (8, 4, 2), gain=0.8, periodic=per) - 0.5
     structure = np.where(road, t_road + 150 * big + 60 * mid, t_grass + 260 * big + 120 * mid)
     structure = np.where(gravel, 0.5 * (t_road + t_grass) + 60 * mid, structure)
     # Wheel paths (polished, slightly cooler) in both lanes, and a few repaired patches.
@@ -112,16 +88,16 @@ def _backdrop(rng: np.random.Generator, rows: int, width: int, t_grass: float, t
     span = max(rows - 1, 1)
     sky = t_sky_h - (t_sky_h - t_zenith) * np.sqrt(np.clip(d / span, 0, 1))
     cells = tuple(c for c in (64, 32, 16, 8) if width % c == 0) or (width,)
-    cloud = _fbm(rng, rows, width, cells, periodic=(False, True))
+    cloud = fbm(rng, rows, width, cells, periodic=(False, True))
     img = sky + 180 * (cloud - 0.5) * np.clip(d / span * 2, 0, 1)
     prof_cells = tuple(c for c in (128, 32, 8) if width % c == 0) or (width,)
-    prof = _fbm(rng, 1, width, prof_cells, periodic=(False, True))[0]
+    prof = fbm(rng, 1, width, prof_cells, periodic=(False, True))[0]
     tree_h = scale * (6 + 34 * prof) * (prof > 0.25)  # treeline height in pixels (gaps where low)
     for _ in range(3):  # block buildings
         x0, bw, bh = int(rng.integers(0, width)), int(scale * rng.uniform(20, 60)), scale * rng.uniform(18, 40)
         cols = np.arange(x0, x0 + bw) % width
         tree_h[cols] = np.maximum(tree_h[cols], bh)
-    leaves = _fbm(rng, rows, width, cells, periodic=(False, True))
+    leaves = fbm(rng, rows, width, cells, periodic=(False, True))
     trees = d < tree_h[None, :]
     img = np.where(trees, t_grass - 250 + 220 * (leaves - 0.5), img)
     return img.astype(np.float32)
@@ -136,7 +112,7 @@ def _vehicle_template(rng: np.random.Generator, kind: str, t_body: float) -> tup
     cabin_top = 0.08 if kind != "van" else 0.02
     half_w = np.where(v < 0.45, 0.36 + 0.12 * np.clip((v - cabin_top) / (0.45 - cabin_top), 0, 1), 0.49)
     alpha = (np.abs(u - 0.5) < half_w) & (v > cabin_top)
-    temp = t_body + 60 * (_fbm(rng, h, w, (16, 8)) - 0.5)
+    temp = t_body + 60 * (fbm(rng, h, w, (16, 8)) - 0.5)
     glass = (v > cabin_top + 0.06) & (v < 0.40) & (np.abs(u - 0.5) < half_w - 0.06)
     temp = np.where(glass, t_body - 900 + 40 * v, temp)  # windows reflect the cold sky
     tyres = (v > 0.80) & ((np.abs(u - 0.14) < 0.09) | (np.abs(u - 0.86) < 0.09))
