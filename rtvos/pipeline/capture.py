@@ -2,6 +2,9 @@
 
 A frame that cannot be handed over at once (inference busy, queue full) is dropped here and counted;
 frames that carry a target are always delivered (waiting if needed), since the model needs them.
+After a target frame, capture also waits (instead of dropping) until inference takes frames again:
+a model's start can take seconds (PLM fine-tunes on the first frame), and a stream should not spend
+them dropping every frame.  The source's pacer re-anchors afterwards, so nothing bursts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rtvos.transport import make_socket
 log = logging.getLogger("rtvos.capture")
 
 TARGET_SEND_TIMEOUT_MS = 30_000
+HOLD_QUEUE_FRAMES = 8  # more than capture's send queue + inference's receive queue (2 + 2) can hold
 
 
 def load_target_mask(path: str) -> np.ndarray:
@@ -57,6 +61,7 @@ def run_capture(cfg: RunConfig, links: Links) -> None:
     out.connect(links.frames)
     sc = cfg.source
     captured = dropped = 0
+    holding, held_sends = False, 0  # after a target frame: wait for inference to take frames again
     source = None
     error = None
     try:
@@ -87,6 +92,17 @@ def run_capture(cfg: RunConfig, links: Links) -> None:
                     if not out.poll(TARGET_SEND_TIMEOUT_MS, zmq.POLLOUT):
                         raise SourceError("inference did not take the target frame within 30 s")
                     out.send_multipart(parts, copy=False)
+                    holding, held_sends = True, 0
+                elif holding:
+                    waited = False
+                    while not stop and not out.poll(200, zmq.POLLOUT):
+                        waited = True
+                        reporter.heartbeat(captured=captured, dropped=dropped, waiting="model start")
+                    out.send_multipart(parts, copy=False)
+                    # Inference is taking frames again once a send had to wait and then went through, or
+                    # once more frames went through than the queues between the stages can hold.
+                    held_sends += 1
+                    holding = not waited and held_sends < HOLD_QUEUE_FRAMES
                 else:
                     try:
                         out.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
