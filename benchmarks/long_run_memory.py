@@ -22,22 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from rtvos.pipeline.stage import running_stages
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def stage_pids(marker: str) -> dict[str, int]:
-    out = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            args = (d / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"rtvos.pipeline.stage" in b" ".join(args) and marker.encode() in b" ".join(args):
-            stage = args[args.index(b"rtvos.pipeline.stage") + 1].decode()
-            out[stage] = int(d.name)
-    return out
 
 
 def rss_mb(pid: int) -> float | None:
@@ -76,7 +63,7 @@ def main() -> int:
         t0 = time.monotonic()
         samples: list[tuple[float, dict[str, float]]] = []
         while run.poll() is None:
-            pids = stage_pids(f":{port}")
+            pids = running_stages(f":{port}")
             mem = {st: rss_mb(pid) for st, pid in pids.items()}
             if mem:
                 samples.append((time.monotonic() - t0, {k: v for k, v in mem.items() if v is not None}))

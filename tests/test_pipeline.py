@@ -15,23 +15,10 @@ import zmq
 
 from rtvos import messages
 from rtvos.client import ControlClient, ControlError, MaskSubscriber, SubscriberTimeout
+from rtvos.pipeline.stage import running_stages
 
 RTVOS = [sys.executable, "-m", "rtvos"]
 FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
-
-
-def stage_pids(marker: str) -> list[int]:
-    """PIDs of stage processes whose command line contains `marker` (e.g. the run's unique port)."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "rtvos.pipeline.stage" in cmd and marker in cmd:
-                pids.append(int(d.name))
-    return pids
 
 
 def test_run_publishes_every_frame_or_counts_it(tmp_path, free_port):
@@ -93,7 +80,7 @@ def test_sigint_stops_cleanly_with_no_orphans(tmp_path, free_port):
     try:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
-        assert len(stage_pids(str(free_port))) == 3
+        assert set(running_stages(str(free_port))) == {"capture", "infer", "publish"}
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=30)
     finally:
@@ -105,7 +92,7 @@ def test_sigint_stops_cleanly_with_no_orphans(tmp_path, free_port):
     assert s["frames_published"] + s["frames_dropped"] + s["frames_failed"] + s["frames_lost"] == s["frames_captured"]
     assert s["frames_lost"] == 0  # frames in flight drained before the stages stopped
     time.sleep(0.5)
-    assert stage_pids(str(free_port)) == []
+    assert running_stages(str(free_port)) == {}
 
 
 def test_malformed_messages_are_counted_and_the_stream_goes_on(tmp_path, free_port):
@@ -148,10 +135,7 @@ def test_dead_stage_is_reported_and_restarted(tmp_path, free_port):
     try:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
-            publish = [p for p in stage_pids(str(free_port))
-                       if b"publish" in Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[3]]
-            assert len(publish) == 1
-            os.kill(publish[0], signal.SIGKILL)
+            os.kill(running_stages(str(free_port))["publish"], signal.SIGKILL)
             deadline = time.monotonic() + 60
             while True:  # the restarted publisher binds the same endpoint; masks flow again
                 try:
@@ -221,13 +205,14 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
 
 
 def test_thermal_launch_reports_the_road_error_rate(tmp_path, free_port):
-    """The vehicle use case end to end: 16-bit synthetic LWIR frames, normalised, road mask topic,
-    and the road error rate (PLM eq. 3) against the exact road masks in the stats."""
+    """The vehicle use case end to end: 16-bit synthetic LWIR frames, normalised, PLM in full-frame
+    mode (a short first-frame fine-tune), road mask topic, and the road error rate (PLM eq. 3) against
+    the exact road masks in the stats."""
     stats_path = tmp_path / "S.json"
     repo = Path(__file__).resolve().parents[1]
     run = subprocess.run(RTVOS + ["run", "--launch", str(repo / "launch" / "thermal_road.toml"), "--frames", "45",
                                   "--fps", "15", "--bind", f"tcp://127.0.0.1:{free_port}", "--stats-json", str(stats_path),
-                                  "--option", "height=192", "--option", "augmentations=3"],
+                                  "--option", "finetune_steps=20"],
                          capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr
     s = json.loads(stats_path.read_text())

@@ -15,6 +15,26 @@ from rtvos.pipeline.links import Links
 STAGES = ("capture", "infer", "publish")
 
 
+def running_stages(marker: str = "") -> dict[str, int]:
+    """{stage name: pid} of the stage processes running on this machine (Linux /proc) whose command
+    line contains `marker` (e.g. a run's port); for monitors, benchmarks and tests."""
+    from pathlib import Path  # noqa: PLC0415
+
+    found = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            args = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if __spec__.name.encode() in args and marker.encode() in b" ".join(args):
+            i = args.index(__spec__.name.encode())
+            if i + 1 < len(args):
+                found[args[i + 1].decode(errors="replace")] = int(d.name)
+    return found
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtvos.pipeline.stage")
     ap.add_argument("stage", choices=STAGES)
