@@ -24,6 +24,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def bench(model: str, backend: str, size: str, frames: int, options: list[str]) -> dict:
+    """One cell; backend "onnxruntime-fp32" is onnxruntime with the option precision=fp32."""
+    if backend.endswith("-fp32"):
+        backend, options = backend[:-len("-fp32")], options + ["precision=fp32"]
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         cmd = [sys.executable, "-m", "rtvos", "bench", "--model", model, "--backend", backend, "--size", size,
                "--frames", str(frames), "--json", f.name] + [a for o in options for a in ("--option", o)]
@@ -34,7 +37,7 @@ def bench(model: str, backend: str, size: str, frames: int, options: list[str]) 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="crvos")
-    ap.add_argument("--backends", default="torch,onnxruntime")
+    ap.add_argument("--backends", default="torch,onnxruntime", help="torch, onnxruntime (the model's default precision), onnxruntime-fp32")
     ap.add_argument("--sizes", default="480x854,240x427", help="frame sizes HEIGHTxWIDTH")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--option", action="append", default=[])
@@ -46,12 +49,12 @@ def main() -> int:
             for backend in args.backends.split(","):
                 print(f"{model} [{backend}] {size} ...", file=sys.stderr)
                 rows.append(bench(model, backend, size, args.frames, args.option))
-    print(f"\n{'model':10s} {'backend':12s} {'input':>9s} {'fps':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'vs torch':>9s}")
+    print(f"\n{'model':10s} {'backend':12s} {'precision':9s} {'input':>9s} {'fps':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'vs torch':>9s}")
     for r in rows:
         ref = next((x for x in rows if x["model"] == r["model"] and x["input"] == r["input"] and x["backend"] == "torch"), None)
         speedup = f"{r['fps'] / ref['fps']:.2f}x" if ref else "-"
-        print(f"{r['model']:10s} {r['backend']:12s} {r['input']:>9s} {r['fps']:7.1f} {r['latency_ms']['p50']:8.1f} "
-              f"{r['latency_ms']['p99']:8.1f} {speedup:>9s}")
+        print(f"{r['model']:10s} {r['backend']:12s} {r.get('precision', 'fp32'):9s} {r['input']:>9s} {r['fps']:7.1f} "
+              f"{r['latency_ms']['p50']:8.1f} {r['latency_ms']['p99']:8.1f} {speedup:>9s}")
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                            "machine": platform.node(), "cpus": os.cpu_count(), "rows": rows}, indent=2))

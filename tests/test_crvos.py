@@ -189,3 +189,20 @@ def test_smoke_training_writes_a_loadable_checkpoint(davis_root, tmp_path):
     assert [r["type"] for r in lines][0] == "start" and any(r["type"] == "train" for r in lines)
     last = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=False)
     assert last["step"] == 3 and "optimizer" in last
+
+
+def test_int8_engines_agree_with_fp32_on_real_frames(bear, packaged_segmenter, tmp_path, monkeypatch):
+    """The default onnxruntime precision is INT8 (calibrated on synthetic frames); its masks on real
+    frames stay close to the fp32 graph's."""
+    from rtvos.evaluation.metrics import iou
+
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    fp32, int8 = packaged_segmenter(backend="onnxruntime", precision="fp32"), packaged_segmenter(backend="onnxruntime")
+    assert int8.cfg.precision == "int8"
+    fp32.start(*bear[0])
+    int8.start(*bear[0])
+    assert len(list((tmp_path / "engines").glob("*-int8-*.onnx"))) == 2  # backbone and decoder
+    agreement = [iou(fp32.step(f).mask > 0, int8.step(f).mask > 0) for f, _ in bear[1:]]
+    assert min(agreement) > 0.9, agreement
+    with pytest.raises(ValueError, match="precision"):
+        packaged_segmenter(precision="int4")

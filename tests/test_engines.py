@@ -57,3 +57,34 @@ def test_onnxruntime_matches_torch(tmp_path, monkeypatch):
     out = load_engine(m, tuple(x.shape), "onnxruntime")(x)[0]
     assert (ref - out).abs().max() < 1e-5
     assert list((tmp_path / "engines").glob("*.onnx"))
+
+
+def _calibration(n=8, shape=(1, 3, 32, 32), key="test-v1"):
+    import numpy as np
+
+    from rtvos.engines import Calibration
+
+    rng = np.random.default_rng(0)
+    return Calibration(key=key, samples=lambda shapes: [(rng.random(shape).astype(np.float32),) for _ in range(n)])
+
+
+def test_int8_engine_is_quantised_once_and_stays_close_to_fp32(tmp_path, monkeypatch):
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    m = Tiny().eval()
+    x = torch.rand(1, 3, 32, 32)
+    ref = load_engine(m, tuple(x.shape), "torch")(x)[0]
+    engine = load_engine(m, tuple(x.shape), "onnxruntime", int8=_calibration())
+    assert engine.precision == "int8" and "-int8-test-v1" in engine.path.name
+    out = engine(x)[0]
+    scale = float(ref.abs().max())
+    assert 0 < float((out - ref).abs().max()) < 0.05 * scale  # quantised: close, not identical
+    stamp = engine.path.stat().st_mtime_ns
+    again = load_engine(m, tuple(x.shape), "onnxruntime", int8=_calibration(n=0))  # cached: no calibration needed
+    assert again.path == engine.path and again.path.stat().st_mtime_ns == stamp
+    assert load_engine(m, tuple(x.shape), "torch", int8=_calibration()).__class__.__name__ == "TorchEngine"
+
+
+def test_calibration_of_the_wrong_shape_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    with pytest.raises(EngineError, match="calibration"):
+        load_engine(Tiny().eval(), (1, 3, 32, 32), "onnxruntime", int8=_calibration(shape=(1, 3, 16, 16)))

@@ -20,15 +20,18 @@ Models never call a backend directly; the online optimisation (autograd / GN-CG)
 from __future__ import annotations
 
 from rtvos.engines.base import Engine, EngineError, cache_dir
+from rtvos.engines.quantize import Calibration
 from rtvos.engines.torch_engine import TorchEngine
 
 BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
 
 
 def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], backend: str = "auto",
-                threads: int | None = None) -> Engine:
+                threads: int | None = None, int8: Calibration | None = None) -> Engine:
     """An engine for `module` at a fixed input shape: one shape (ints) for a one-input module, or a
-    tuple of shapes for a module with several inputs (called as ``engine(x0, x1, ...)``)."""
+    tuple of shapes for a module with several inputs (called as ``engine(x0, x1, ...)``).
+    `int8`: calibration for a statically quantised INT8 graph; honoured by onnxruntime (and by auto
+    when it picks onnxruntime), ignored by torch (the fp32 reference) and tensorrt (fp16)."""
     if backend not in BACKENDS:
         raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "torch":
@@ -44,7 +47,7 @@ def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ..
         if backend == "onnxruntime":
             raise EngineError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
         return TorchEngine(module)
-    return OnnxRuntimeEngine(module, input_shape, threads=threads)
+    return OnnxRuntimeEngine(module, input_shape, threads=threads, int8=int8)
 
 
-__all__ = ["BACKENDS", "Engine", "EngineError", "cache_dir", "load_engine"]
+__all__ = ["BACKENDS", "Calibration", "Engine", "EngineError", "cache_dir", "load_engine"]

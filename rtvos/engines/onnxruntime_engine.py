@@ -55,7 +55,9 @@ def export_onnx(module: torch.nn.Module, input_shape, path) -> None:
 class OnnxRuntimeEngine(Engine):
     backend = "onnxruntime"
 
-    def __init__(self, module: torch.nn.Module, input_shape, threads: int | None = None):
+    def __init__(self, module: torch.nn.Module, input_shape, threads: int | None = None, int8=None):
+        """`int8`: a `Calibration` (rtvos.engines.quantize) to run a statically quantised INT8 copy of
+        the graph, calibrated on its samples; None runs the fp32 graph."""
         self.input_shapes = input_shapes(input_shape)
         self.input_shape = self.input_shapes[0] if len(self.input_shapes) == 1 else self.input_shapes
         self.names = input_names(len(self.input_shapes))
@@ -63,6 +65,11 @@ class OnnxRuntimeEngine(Engine):
         if not self.path.exists():
             log.info("exporting %s for %s to %s", type(module).__name__, self.input_shape, self.path)
             export_onnx(module, self.input_shapes, self.path)
+        self.precision = "fp32"
+        if int8 is not None:
+            from rtvos.engines.quantize import quantized_path  # noqa: PLC0415
+
+            self.path, self.precision = quantized_path(self.path, self.names, self.input_shapes, int8), "int8"
         opts = ort.SessionOptions()
         # ORT's default thread count ignores CPU affinity and oversubscribes small machines.
         opts.intra_op_num_threads = threads or torch.get_num_threads()

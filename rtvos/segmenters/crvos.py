@@ -34,10 +34,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.engines import load_engine
+from rtvos.engines import Calibration, load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
 from rtvos.segmenters.boxinit import target_to_mask
+from rtvos.segmenters.calibration import RECIPE, calibration_frames
 from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, config_from_options
 
 TAPS = (2, 4, 10)                 # EfficientNet-Lite0 blocks: stride 4 / 8 / 16
@@ -148,6 +149,8 @@ class CRVOSConfig:
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/checkpoints/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
     decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
+    precision: str = "int8"      # onnxruntime graphs: int8 (statically quantised, calibrated on synthetic
+                                 # frames; see rtvos/segmenters/calibration.py) | fp32.  torch is always fp32.
 
 
 class CRVOSSegmenter(Segmenter):
@@ -163,6 +166,8 @@ class CRVOSSegmenter(Segmenter):
         self.backbone = backbone or Backbone(taps=TAPS)
         if tuple(self.backbone.taps) != TAPS:
             raise ValueError(f"crvos needs backbone taps {TAPS}, got {self.backbone.taps}")
+        if self.cfg.precision not in ("int8", "fp32"):
+            raise ValueError(f"precision must be int8 or fp32, got {self.cfg.precision!r}")
         self._backbone_engines: dict[tuple[int, ...], object] = {}
         self._decoder_engines: dict[int, object] = {}  # one per number of objects (the batch)
         self._started = False
@@ -171,9 +176,36 @@ class CRVOSSegmenter(Segmenter):
         x = preprocess(frame, self.proc_hw)
         shape = tuple(x.shape)
         if shape not in self._backbone_engines:
-            self._backbone_engines[shape] = load_engine(self.backbone, shape, self.cfg.backend)
+            self._backbone_engines[shape] = load_engine(self.backbone, shape, self.cfg.backend,
+                                                        int8=self._calibration("backbone"))
         f4, f8, f16 = self._backbone_engines[shape](x)
         return f4, f8, f16
+
+    def _calibration(self, part: str) -> Calibration | None:
+        """INT8 calibration for the backbone or the decoder: synthetic frames at the processing size,
+        the decoder's Clue from their exact masks (`calibration.calibration_frames`)."""
+        if self.cfg.precision != "int8":
+            return None
+
+        def samples(shapes):
+            out = []
+            for image, label in calibration_frames():
+                x = preprocess(image, self.proc_hw)
+                if part == "backbone":
+                    out.append((x.numpy(),))
+                    continue
+                with torch.no_grad():
+                    feats = self.backbone(x)
+                n = shapes[0][0]
+                masks = [(label == k) for k in np.unique(label) if k] or [label > 0]
+                prev = torch.from_numpy(np.stack([cv2.resize(masks[i % len(masks)].astype(np.float32),
+                                                             self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
+                                                  for i in range(n)]))[:, None]
+                clue = make_clue(prev, self.feat16_hw)
+                out.append(tuple(f.expand(n, -1, -1, -1).numpy() for f in feats) + (clue.numpy(),))
+            return out
+
+        return Calibration(key=f"{part}-{RECIPE}", samples=samples)
 
     def _decode(self, feats, clue: torch.Tensor) -> torch.Tensor:
         """All objects in one decoder call: features repeated along the batch, one Clue each."""
@@ -181,7 +213,8 @@ class CRVOSSegmenter(Segmenter):
         inputs = [f.expand(n, -1, -1, -1).contiguous() for f in feats] + [clue.contiguous()]
         if n not in self._decoder_engines:
             shapes = tuple(tuple(t.shape) for t in inputs)
-            self._decoder_engines[n] = load_engine(self.decoder, shapes, self.cfg.decoder_backend or self.cfg.backend)
+            self._decoder_engines[n] = load_engine(self.decoder, shapes, self.cfg.decoder_backend or self.cfg.backend,
+                                                   int8=self._calibration("decoder"))
         return self._decoder_engines[n](*inputs)[0]
 
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
