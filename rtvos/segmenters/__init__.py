@@ -31,6 +31,18 @@ def _frtm_fast(**opts) -> Segmenter:
     return FRTMFastSegmenter(**opts)
 
 
+def _plm(**opts) -> Segmenter:
+    from rtvos.segmenters.plm import PLMSegmenter
+
+    return PLMSegmenter(**opts)
+
+
+def _plm_p(**opts) -> Segmenter:
+    from rtvos.segmenters.plm import PLMPostSegmenter
+
+    return PLMPostSegmenter(**opts)
+
+
 def _static(**opts) -> Segmenter:
     from rtvos.segmenters.static import StaticSegmenter
 
@@ -42,6 +54,8 @@ REGISTRY: dict[str, tuple[Callable[..., Segmenter], str]] = {
     "crvos": (_crvos, "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules (trained decoder)"),
     "frtm": (_frtm, "FRTM: the online target model + the offline-trained refinement network R (accurate preset)"),
     "frtm-fast": (_frtm_fast, "FRTM fast preset: c=32, t_s=16, 4 GN steps, 5 CG per update, 256-px processing"),
+    "plm": (_plm, "PLM: Siamese pixel-level matching, fine-tuned on the first frame, nine candidates per object"),
+    "plm-p": (_plm_p, "PLM_P: PLM + the weighted-median post-process (5x5, 3 passes)"),
     "static": (_static, "baseline: repeats the first mask on every frame (the trivial lower bound)"),
 }
 
