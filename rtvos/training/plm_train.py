@@ -33,12 +33,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters import plm_geometry, plm_net, plm_samples
-from rtvos.segmenters.plm_net import CROP, MAP, TAPS, PLMNet
+from rtvos.segmenters.plm_net import CROP, MAP, Extractor, PLMNet
 from rtvos.segmenters.plm_samples import query_crop, search_sample
-from rtvos.segmenters.backbone import Backbone
 from rtvos.training.common import (RunLog, default_davis_root, file_sha256, lr_factor, provenance, save_atomic, settings,
                                    small_state_dict, split_sequences)
 
@@ -77,25 +75,6 @@ class Frames:
                 searches.append(x)
                 labels.append(y)
         return np.stack(queries), np.stack(searches), np.stack(labels)
-
-
-def to_tensor(crops: np.ndarray) -> torch.Tensor:
-    """Bx S x S x 3 uint8 -> Bx3xSxS float in [0, 1]."""
-    return torch.from_numpy(crops).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
-
-
-class Extractor:
-    """The frozen backbone at a fixed batch size (an engine per shape, built on first use)."""
-
-    def __init__(self, backend: str):
-        self.backbone, self.backend, self.engines = Backbone(taps=TAPS), backend, {}
-
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        shape = tuple(x.shape)
-        if shape not in self.engines:
-            self.engines[shape] = load_engine(self.backbone, shape, self.backend)
-        with torch.no_grad():
-            return tuple(t.float().clone() for t in self.engines[shape](x))  # normal tensors (not inference-mode)
 
 
 def pair_logits(net: PLMNet, qf, sf, targets: int) -> torch.Tensor:
@@ -180,7 +159,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         dev_rng = np.random.default_rng(12345)
         for _ in range(args.dev_pairs):
             q, s, y = dev_frames.sample(dev_rng, 1, args.targets, args.min_gap, args.full_frame_p)
-            dev.append((extractor(to_tensor(q)), extractor(to_tensor(s)), torch.from_numpy(y)[:, None]))
+            dev.append((extractor(q), extractor(s), torch.from_numpy(y)[:, None]))
         del dev_frames
 
     torch.manual_seed(args.seed)
@@ -232,7 +211,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
             for g in optimizer.param_groups:
                 g["lr"] = lr
             q, s, y = train.sample(rng, args.refs, args.targets, args.min_gap, args.full_frame_p)
-            qf, sf = extractor(to_tensor(q)), extractor(to_tensor(s))
+            qf, sf = extractor(q), extractor(s)
             optimizer.zero_grad(set_to_none=True)
             loss = F.binary_cross_entropy_with_logits(pair_logits(net, qf, sf, args.targets), torch.from_numpy(y)[:, None])
             loss.backward()
