@@ -49,7 +49,7 @@ from rtvos.segmenters.backbone import Backbone, preprocess
 from rtvos.segmenters.backbone import processing_size
 from rtvos.training.common import (RunLog, default_davis_root, file_sha256, lr_factor, provenance, save_atomic, settings,
                                    small_state_dict, split_sequences)
-from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, make_clue
+from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, load_decoder, make_clue
 
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
 CACHE_VERSION = 1
@@ -111,33 +111,73 @@ def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: i
             "taps": list(TAPS)}
 
 
+CACHE_ARRAYS = ("f4", "f8", "f16", "masks", "area")
+
+
+def _load_cache(folder: Path) -> FeatureCache | None:
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in CACHE_ARRAYS}
+    return FeatureCache(**arrays, blocks=[tuple(b) for b in meta["blocks"]])
+
+
+class _CacheWriter:
+    """Fills a new cache folder row by row (backbone features + soft mask of one image each)."""
+
+    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str):
+        from rtvos.engines import load_engine
+
+        h, w = size_hw
+        self.folder, self.size_hw = folder, size_hw
+        folder.mkdir(parents=True, exist_ok=True)
+        shapes = {"f4": (n, FEATURE_CHANNELS[0], h // 4, w // 4), "f8": (n, FEATURE_CHANNELS[1], h // 8, w // 8),
+                  "f16": (n, FEATURE_CHANNELS[2], h // 16, w // 16), "masks": (n, h, w), "area": (n,)}
+        dtypes = {"f4": np.float16, "f8": np.float16, "f16": np.float16, "masks": np.uint8, "area": np.float32}
+        self.arrays = {k: np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=dtypes[k], shape=shapes[k])
+                       for k in CACHE_ARRAYS}
+        # fp32 graph: the cache holds the features training sees, not an INT8 approximation of them
+        self.engine = load_engine(Backbone(taps=TAPS), (1, 3, h, w), backend)
+
+    def write(self, row: int, image: np.ndarray, mask: np.ndarray) -> None:
+        f4, f8, f16 = self.engine(preprocess(image, self.size_hw))
+        a = self.arrays
+        a["f4"][row], a["f8"][row], a["f16"][row] = (t[0].numpy().astype(np.float16) for t in (f4, f8, f16))
+        a["masks"][row] = np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8)
+        a["area"][row] = float(mask.sum())
+
+    def finish(self, key: dict, blocks: list) -> FeatureCache:
+        for a in self.arrays.values():
+            a.flush()
+        meta_path = self.folder / "meta.json"
+        tmp = meta_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "blocks": blocks}, indent=1))
+        os.replace(tmp, meta_path)  # the cache counts as complete only once meta.json exists
+        return _load_cache(self.folder)
+
+
+def _folder(cache_dir: Path, prefix: str, size_hw, key: dict) -> Path:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"{prefix}-{size_hw[0]}x{size_hw[1]}-{digest}"
+
+
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
                 cache_dir: Path, backend: str = "auto", max_frames: int | None = None,
                 progress: bool = True) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
-    from rtvos.engines import load_engine
-
     key = _cache_key(root, sequences, size_hw, variants, seed, max_frames)
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(cache_dir) / f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}-{digest}"
-    meta_path = folder / "meta.json"
-    names = ("f4", "f8", "f16", "masks", "area")
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        arrays = {n: np.load(folder / f"{n}.npy", mmap_mode="r") for n in names}
-        return FeatureCache(**arrays, blocks=[tuple(b) for b in meta["blocks"]])
-
+    cached = _load_cache(folder)
+    if cached is not None:
+        return cached
     dataset = DavisDataset(root)
     seqs = [dataset.sequence(s) for s in sequences]
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     n = sum(lengths) * variants
     h, w = size_hw
-    folder.mkdir(parents=True, exist_ok=True)
-    shapes = {"f4": (n, FEATURE_CHANNELS[0], h // 4, w // 4), "f8": (n, FEATURE_CHANNELS[1], h // 8, w // 8),
-              "f16": (n, FEATURE_CHANNELS[2], h // 16, w // 16), "masks": (n, h, w), "area": (n,)}
-    dtypes = {"f4": np.float16, "f8": np.float16, "f16": np.float16, "masks": np.uint8, "area": np.float32}
-    arrays = {k: np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=dtypes[k], shape=shapes[k]) for k in names}
-    engine = load_engine(Backbone(taps=TAPS), (1, 3, h, w), backend)
+    writer = _CacheWriter(folder, n, size_hw, backend)
     blocks, row = [], 0
     with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
         for si, (seq, length) in enumerate(zip(seqs, lengths)):
@@ -150,22 +190,51 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
                 fg = (seq.load_mask(i) > 0).astype(np.float32)  # DAVIS 2016: one object
                 fg = cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA)
                 for v, m in enumerate(affines):
-                    im, mk = warp(image, fg, m)
-                    x = preprocess(im, (h, w))
-                    f4, f8, f16 = engine(x)
-                    r = starts[v] + i
-                    arrays["f4"][r], arrays["f8"][r], arrays["f16"][r] = (t[0].numpy().astype(np.float16) for t in (f4, f8, f16))
-                    arrays["masks"][r] = np.clip(np.rint(mk * 255), 0, 255).astype(np.uint8)
-                    arrays["area"][r] = float(mk.sum())
+                    writer.write(starts[v] + i, *warp(image, fg, m))
                     bar.update(1)
             row += length * variants
-    for a in arrays.values():
-        a.flush()
-    tmp = meta_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"key": key, "blocks": blocks}, indent=1))
-    os.replace(tmp, meta_path)  # the cache counts as complete only once meta.json exists
-    arrays = {k: np.load(folder / f"{k}.npy", mmap_mode="r") for k in names}
-    return FeatureCache(**arrays, blocks=blocks)
+    return writer.finish(key, blocks)
+
+
+def build_lucid_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], clips: int, clip_len: int,
+                      seed: int, cache_dir: Path, backend: str = "auto", progress: bool = True) -> FeatureCache:
+    """Features of `clips` synthetic clips (`rtvos.training.lucid`) of `clip_len` frames, made from the
+    train sequences only; cached like `build_cache`."""
+    from rtvos.training.lucid import lucid_clip
+
+    key = {"version": CACHE_VERSION, "kind": "lucid-v1", "root": str(Path(root).resolve()), "sequences": list(sequences),
+           "size_hw": list(size_hw), "clips": clips, "clip_len": clip_len, "seed": seed, "taps": list(TAPS)}
+    folder = _folder(cache_dir, "lucid", size_hw, key)
+    cached = _load_cache(folder)
+    if cached is not None:
+        return cached
+    dataset = DavisDataset(root)
+    seqs = [dataset.sequence(s) for s in sequences]
+    h, w = size_hw
+    rng = np.random.default_rng([seed, 7])
+    writer = _CacheWriter(folder, clips * clip_len, size_hw, backend)
+
+    def frame(seq, i):
+        image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize((seq.load_mask(i) > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+        return image, mask
+
+    blocks = []
+    with tqdm(total=clips * clip_len, desc="caching lucid clips", unit="frame", disable=not progress) as bar:
+        for c in range(clips):
+            while True:
+                a = int(rng.integers(len(seqs)))
+                image, mask = frame(seqs[a], int(rng.integers(len(seqs[a]))))
+                if mask.mean() >= 0.01:
+                    break
+            b = int(rng.choice([i for i in range(len(seqs)) if i != a] or [a]))
+            background, _ = frame(seqs[b], int(rng.integers(len(seqs[b]))))
+            images, masks = lucid_clip(image, mask, background, clip_len, rng)
+            for i, (im, mk) in enumerate(zip(images, masks)):
+                writer.write(c * clip_len + i, im, mk)
+                bar.update(1)
+            blocks.append((f"lucid:{seqs[a].name}@{seqs[b].name}", c, c * clip_len, clip_len))
+    return writer.finish(key, blocks)
 
 
 # ------------------------------------------------------------------------------------------ clips
@@ -261,7 +330,8 @@ def dev_eval(decoder: CRVOSDecoder, backbone: Backbone, root: Path, sequences: l
     from rtvos.evaluation.runner import evaluate
 
     frozen = copy.deepcopy(decoder).eval()  # the torch engine switches its module to eval/channels_last
-    summary = evaluate(lambda: CRVOSSegmenter(backbone=backbone, decoder=frozen, height=height, decoder_backend="torch"),
+    summary = evaluate(lambda: CRVOSSegmenter(backbone=backbone, decoder=frozen, height=height, decoder_backend="torch",
+                                              precision="fp32"),
                        root, out_dir, sequences=list(sequences), progress=False, max_frames=max_frames)
     return {k: summary[k] for k in ("J", "F", "JF", "fps", "frames")} | {
         "per_sequence": {s: round((v["J"] + v["F"]) / 2, 4) for s, v in summary["sequences"].items()}}
@@ -284,6 +354,10 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
     p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
+    p.add_argument("--lucid-clips", type=int, default=0, help="synthetic 'lucid dreaming' clips to add (0 = none; see rtvos/training/lucid.py)")
+    p.add_argument("--lucid-len", type=int, default=12, help="frames per synthetic clip (>= --clip-len)")
+    p.add_argument("--lucid-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
+    p.add_argument("--init", type=Path, default=None, help="start from these decoder weights (e.g. rtvos/checkpoints/crvos.pt)")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the training loop, dev evals included (total over resumes)")
     p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
     p.add_argument("--ckpt-every", type=int, default=50, help="write last.pt every N steps")
@@ -302,6 +376,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _apply_smoke(args) -> None:
     args.max_frames, args.variants, args.steps, args.minutes = 8, 1, 3, None
     args.batch, args.no_dev, args.backend, args.ckpt_every, args.log_every = 2, True, "torch", 2, 1
+    args.lucid_clips, args.lucid_len = 2, args.clip_len
     args.out = args.out or Path(tempfile.mkdtemp(prefix="crvos-smoke-"))
     args.cache_dir = args.cache_dir or args.out / "cache"
     args.resume = None
@@ -344,8 +419,18 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
     print(f"cache: {cache_info['frames']} frames x {cache.bytes_per_frame / 1e3:.0f} kB = {cache.nbytes / 1e9:.2f} GB",
           file=sys.stderr)
 
+    lucid = None
+    if args.lucid_clips > 0:
+        if args.lucid_len < args.clip_len:
+            raise SystemExit(f"rtvos train crvos: --lucid-len ({args.lucid_len}) must be >= --clip-len ({args.clip_len})")
+        lucid = build_lucid_cache(root, train_seqs, size_hw, args.lucid_clips, args.lucid_len, args.seed,
+                                  args.cache_dir, args.backend)
+        cache_info["lucid"] = {"clips": args.lucid_clips, "frames": len(lucid.masks), "p": args.lucid_p}
+
     torch.manual_seed(args.seed)
     decoder = CRVOSDecoder()
+    if args.init is not None:
+        decoder.load_state_dict(load_decoder(args.init).state_dict())
     optimizer = torch.optim.Adam(decoder.parameters(), lr=args.lr)
     rng = np.random.default_rng(args.seed)
     step, elapsed, best = 0, 0.0, {"JF": -1.0}
@@ -400,9 +485,10 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         lr = args.lr * lr_factor(args, step, elapsed)
         for g in optimizer.param_groups:
             g["lr"] = lr
-        rows = sample_clips(cache, args.batch, args.clip_len, args.max_step, rng)
+        source = lucid if lucid is not None and rng.random() < args.lucid_p else cache
+        rows = sample_clips(source, args.batch, args.clip_len, args.max_step, rng)
         optimizer.zero_grad(set_to_none=True)
-        loss = clip_loss(decoder, load_clips(cache, rows), rng, args.perturb_first, args.perturb_later, args.bf16)
+        loss = clip_loss(decoder, load_clips(source, rows), rng, args.perturb_first, args.perturb_later, args.bf16)
         optimizer.step()
         step += 1
         elapsed += time.monotonic() - ts
