@@ -52,13 +52,16 @@ def test_tracks_a_real_davis_object(car_turn):
 
 
 def test_onnxruntime_backend_matches_torch(bear_frames):
+    """fp32 ONNX Runtime is the same model as torch; the default INT8 backbone stays close to it."""
     masks = {}
-    for backend in ("torch", "onnxruntime"):
-        seg = create_segmenter("online", backend=backend, augmentations=3)
+    for backend, precision in (("torch", "fp32"), ("onnxruntime", "fp32"), ("onnxruntime", "int8")):
+        seg = create_segmenter("online", backend=backend, augmentations=3, precision=precision)
         seg.start(*bear_frames[0])
-        masks[backend] = [seg.step(f).mask for f, _ in bear_frames[1:4]]
-    for a, b in zip(masks["torch"], masks["onnxruntime"]):
+        masks[backend, precision] = [seg.step(f).mask for f, _ in bear_frames[1:4]]
+    for a, b, c in zip(masks["torch", "fp32"], masks["onnxruntime", "fp32"], masks["onnxruntime", "int8"]):
         assert iou(a > 0, b > 0) > 0.98
+        assert iou(a > 0, c > 0) > 0.9
+    assert create_segmenter("online").cfg.precision == "int8"
 
 
 def test_box_target_is_turned_into_a_mask(bear_frames):

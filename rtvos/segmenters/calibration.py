@@ -11,6 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+import torch
+
+from rtvos.engines import Calibration
 
 RECIPE = "synth-v1-16"
 
@@ -33,3 +36,23 @@ def calibration_frames(count: int = 16) -> tuple[tuple[np.ndarray, np.ndarray], 
     frames = list(open_source("synthetic-thermal", fps=None, frames=10 * thermal, seed=1).frames())
     out += [(f.image, f.gt_mask) for f in frames[::10][:thermal]]
     return tuple(out[:count])
+
+
+def backbone_calibration(count: int = 16) -> Calibration:
+    """INT8 calibration for a backbone engine: the calibration frames, preprocessed at the engine's
+    input size, stacked into batches of its batch size (cycling through the frames)."""
+    from rtvos.segmenters.backbone import preprocess  # noqa: PLC0415
+
+    def samples(shapes):
+        (b, _, h, w), = shapes
+        xs = [preprocess(image, (h, w)) for image, _ in calibration_frames(count)]
+        batches = max(1, -(-len(xs) // b))
+        return [(torch.cat([xs[(i * b + j) % len(xs)] for j in range(b)]).numpy(),) for i in range(batches)]
+
+    return Calibration(key=f"backbone-{RECIPE}", samples=samples)
+
+
+def check_precision(precision: str) -> str:
+    if precision not in ("int8", "fp32"):
+        raise ValueError(f"precision must be int8 or fp32, got {precision!r}")
+    return precision

@@ -38,7 +38,7 @@ from rtvos.engines import Calibration, load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
 from rtvos.segmenters.boxinit import target_to_mask
-from rtvos.segmenters.calibration import RECIPE, calibration_frames
+from rtvos.segmenters.calibration import RECIPE, backbone_calibration, calibration_frames, check_precision
 from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, config_from_options
 
 TAPS = (2, 4, 10)                 # EfficientNet-Lite0 blocks: stride 4 / 8 / 16
@@ -166,8 +166,7 @@ class CRVOSSegmenter(Segmenter):
         self.backbone = backbone or Backbone(taps=TAPS)
         if tuple(self.backbone.taps) != TAPS:
             raise ValueError(f"crvos needs backbone taps {TAPS}, got {self.backbone.taps}")
-        if self.cfg.precision not in ("int8", "fp32"):
-            raise ValueError(f"precision must be int8 or fp32, got {self.cfg.precision!r}")
+        check_precision(self.cfg.precision)
         self._backbone_engines: dict[tuple[int, ...], object] = {}
         self._decoder_engines: dict[int, object] = {}  # one per number of objects (the batch)
         self._started = False
@@ -187,13 +186,13 @@ class CRVOSSegmenter(Segmenter):
         if self.cfg.precision != "int8":
             return None
 
+        if part == "backbone":
+            return backbone_calibration()
+
         def samples(shapes):
             out = []
             for image, label in calibration_frames():
                 x = preprocess(image, self.proc_hw)
-                if part == "backbone":
-                    out.append((x.numpy(),))
-                    continue
                 with torch.no_grad():
                     feats = self.backbone(x)
                 n = shapes[0][0]
@@ -205,7 +204,7 @@ class CRVOSSegmenter(Segmenter):
                 out.append(tuple(f.expand(n, -1, -1, -1).numpy() for f in feats) + (clue.numpy(),))
             return out
 
-        return Calibration(key=f"{part}-{RECIPE}", samples=samples)
+        return Calibration(key=f"decoder-{RECIPE}", samples=samples)
 
     def _decode(self, feats, clue: torch.Tensor) -> torch.Tensor:
         """All objects in one decoder call: features repeated along the batch, one Clue each."""

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from rtvos.engines import load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.augment import augment_first_frame
 from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
 from rtvos.segmenters.boxinit import target_to_mask
+from rtvos.segmenters.calibration import backbone_calibration, check_precision
 from rtvos.segmenters.memory import SampleMemory
 from rtvos.segmenters.protocol import (Result, Segmenter, Target, TargetError, as_target, config_from_options,
                                       merged_label)
@@ -47,6 +47,7 @@ class OnlineConfig:
     reg: float = 1e-4            # lambda for w1 and w2
     seed: int = 0
     backend: str = "auto"        # backbone engine: auto (onnxruntime if installed) | torch | onnxruntime
+    precision: str = "int8"      # onnxruntime backbone: int8 (calibrated on synthetic frames) | fp32
 
 
 class OnlineSegmenter(Segmenter):
@@ -61,6 +62,7 @@ class OnlineSegmenter(Segmenter):
         self.cfg = config_from_options(self.config_class, options, self.name)
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
+        check_precision(self.cfg.precision)
         self.backbone = backbone or Backbone(taps=self.taps)
         self._engines: dict[tuple[int, ...], object] = {}
         self._started = False
@@ -71,7 +73,8 @@ class OnlineSegmenter(Segmenter):
         x = torch.cat([preprocess(im, self.proc_hw) for im in images])
         shape = tuple(x.shape)
         if shape not in self._engines:  # one engine per input shape
-            self._engines[shape] = load_engine(self.backbone, shape, self.cfg.backend)
+            self._engines[shape] = load_engine(self.backbone, shape, self.cfg.backend,
+                                               int8=backbone_calibration() if self.cfg.precision == "int8" else None)
         return self._engines[shape](x)
 
     def _labels(self, label: np.ndarray, k: int) -> torch.Tensor:

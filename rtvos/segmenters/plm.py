@@ -66,6 +66,7 @@ class PLMConfig:
     progress: bool = True           # a progress bar while fine-tuning (stderr)
     checkpoint: str = ""            # pre-trained network; "" = the packaged rtvos/checkpoints/plm.pt
     backend: str = "auto"           # extractor engine: auto | torch | onnxruntime | tensorrt
+    precision: str = "int8"         # onnxruntime extractor: int8 (calibrated on synthetic frames) | fp32
     seed: int = 0
 
 
@@ -78,7 +79,7 @@ class PLMSegmenter(Segmenter):
         if not 0 <= self.cfg.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
-        self.extractor = extractor or Extractor(self.cfg.backend)
+        self.extractor = extractor or Extractor(self.cfg.backend, precision=self.cfg.precision)
         self.finetune_report: dict = {}
         self._started = False
 

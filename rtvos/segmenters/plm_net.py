@@ -104,10 +104,12 @@ class PLMNet(nn.Module):
 class Extractor:
     """The frozen EfficientNet-Lite0 at the PLM taps, one engine per batch shape (built on first use)."""
 
-    def __init__(self, backend: str = "auto", backbone=None):
+    def __init__(self, backend: str = "auto", backbone=None, precision: str = "fp32"):
         from rtvos.segmenters.backbone import Backbone  # noqa: PLC0415
+        from rtvos.segmenters.calibration import check_precision  # noqa: PLC0415
 
         self.backbone, self.backend, self.engines = backbone or Backbone(taps=TAPS), backend, {}
+        self.precision = check_precision(precision)
         if tuple(self.backbone.taps) != TAPS:
             raise ValueError(f"PLM needs backbone taps {TAPS}, got {self.backbone.taps}")
 
@@ -123,7 +125,10 @@ class Extractor:
                 return tuple(self.backbone(x))
             shape = tuple(x.shape)
             if shape not in self.engines:
-                self.engines[shape] = load_engine(self.backbone, shape, self.backend)
+                from rtvos.segmenters.calibration import backbone_calibration  # noqa: PLC0415
+
+                int8 = backbone_calibration() if self.precision == "int8" else None
+                self.engines[shape] = load_engine(self.backbone, shape, self.backend, int8=int8)
             return tuple(t.float().clone() for t in self.engines[shape](x))
 
 
