@@ -37,9 +37,8 @@ from torch import nn
 from rtvos.engines import Calibration, load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
-from rtvos.segmenters.boxinit import target_to_mask
 from rtvos.segmenters.calibration import RECIPE, backbone_calibration, calibration_frames, check_precision
-from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, config_from_options
+from rtvos.segmenters.protocol import Result, Segmenter, Target, config_from_options
 
 TAPS = (2, 4, 10)                 # EfficientNet-Lite0 blocks: stride 4 / 8 / 16
 FEATURE_CHANNELS = (24, 40, 112)  # channels at those taps
@@ -217,13 +216,8 @@ class CRVOSSegmenter(Segmenter):
         return self._decoder_engines[n](*inputs)[0]
 
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
-        h, w = frame.shape[:2]
-        target = as_target(target, h, w)
-        label = target_to_mask(frame, target)
-        self.ids = [int(k) for k in np.unique(label) if k]
-        if not self.ids:
-            raise TargetError("the target has no object pixels")
-        self.frame_hw = (h, w)
+        label, self.ids = self.begin(frame, target)
+        h, w = self.frame_hw
         self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat16_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         ph, pw = self.proc_hw

@@ -19,11 +19,9 @@ from rtvos.engines import load_engine
 from rtvos.segmenters.aggregate import merge_probabilities
 from rtvos.segmenters.augment import augment_first_frame
 from rtvos.segmenters.backbone import Backbone, preprocess, processing_size
-from rtvos.segmenters.boxinit import target_to_mask
 from rtvos.segmenters.calibration import backbone_calibration, check_precision
 from rtvos.segmenters.memory import SampleMemory
-from rtvos.segmenters.protocol import (Result, Segmenter, Target, TargetError, as_target, config_from_options,
-                                      merged_label)
+from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, config_from_options, merged_label
 from rtvos.segmenters.target_model import TargetModel
 
 FEATURE_TAP = 10  # EfficientNet-Lite0 block 10: stride 16, 112 channels
@@ -84,13 +82,8 @@ class OnlineSegmenter(Segmenter):
 
     # ---------------------------------------------------------------------------------------- start
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
-        h, w = frame.shape[:2]
-        target = as_target(target, h, w)
-        label = target_to_mask(frame, target)
-        ids = [int(k) for k in np.unique(label) if k]
-        if not ids:
-            raise TargetError("the target has no object pixels")
-        self.frame_hw = (h, w)
+        label, ids = self.begin(frame, target)
+        h, w = self.frame_hw
         self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         self._rng = np.random.default_rng(self.cfg.seed)

@@ -28,12 +28,11 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rtvos.segmenters.aggregate import merge_probabilities
-from rtvos.segmenters.boxinit import target_to_mask
 from rtvos.segmenters.plm_geometry import (Box, accumulate, candidate_boxes, crop, full_frame_boxes, mask_box,
                                            weighted_median)
 from rtvos.segmenters.plm_net import CROP, Extractor, PLMNet, load_plm
 from rtvos.segmenters.plm_samples import query_crop, search_sample
-from rtvos.segmenters.protocol import Result, Segmenter, Target, TargetError, as_target, config_from_options
+from rtvos.segmenters.protocol import Result, Segmenter, Target, config_from_options
 
 TRAIN_COMMAND = "rtvos train plm --minutes 35  (or: python -m rtvos.training.plm_train)"
 
@@ -133,13 +132,7 @@ class PLMSegmenter(Segmenter):
 
     # -------------------------------------------------------------------------------- protocol
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
-        h, w = frame.shape[:2]
-        target = as_target(target, h, w)
-        label = target_to_mask(frame, target)
-        self.ids = [int(k) for k in np.unique(label) if k]
-        if not self.ids:
-            raise TargetError("the target has no object pixels")
-        self.frame_hw = (h, w)
+        label, self.ids = self.begin(frame, target)
         self.net = copy.deepcopy(self.pretrained)
         self._finetune(frame, label)
         with torch.no_grad():

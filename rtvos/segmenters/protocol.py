@@ -83,6 +83,19 @@ class Segmenter(abc.ABC):
     def started(self) -> bool:
         return getattr(self, "_started", False)
 
+    def begin(self, frame: np.ndarray, target: "Target | np.ndarray") -> tuple[np.ndarray, list[int]]:
+        """What every start() does first: check `target` against the frame (TargetError says what is
+        wrong), turn boxes into masks, remember the frame size. Returns (label mask, object ids)."""
+        from rtvos.segmenters.boxinit import target_to_mask  # noqa: PLC0415 (boxinit imports this module)
+
+        h, w = frame.shape[:2]
+        label = target_to_mask(frame, as_target(target, h, w))
+        ids = [int(k) for k in np.unique(label) if k]
+        if not ids:
+            raise TargetError("the target has no object pixels")
+        self.frame_hw = (h, w)
+        return label, ids
+
     def check_frame(self, frame: np.ndarray) -> None:
         """What every step() checks first: started, and the frame size the stream started with."""
         if not self.started:

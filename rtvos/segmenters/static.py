@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from rtvos.segmenters.boxinit import target_to_mask
-from rtvos.segmenters.protocol import Result, Segmenter, Target, as_target
+from rtvos.segmenters.protocol import Result, Segmenter, Target
 
 
 class StaticSegmenter(Segmenter):
     name = "static"
 
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
-        target = as_target(target, *frame.shape[:2])
-        self._mask = target_to_mask(frame, target)
-        self._ids = [int(k) for k in np.unique(self._mask) if k]
+        self._mask, self._ids = self.begin(frame, target)
         self._started = True
         return Result.from_label_mask(self._mask.copy(), {k: 1.0 for k in self._ids}, self._ids)
 
