@@ -95,3 +95,31 @@ def settings(args: argparse.Namespace) -> dict:
     """The run's settings as JSON values (paths as strings; anything else a CLI adds, e.g. `func`, dropped)."""
     return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
             if isinstance(v, (str, int, float, bool, Path, type(None)))}
+
+
+def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt_every: int, log_every: int,
+                      smoke: str) -> argparse.ArgumentParser:
+    """The options every trainer takes: data, run folder, budget, schedule, checkpoints, engine, seed."""
+    p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
+    p.add_argument("--out", type=Path, default=None, help=f"run folder: log.jsonl, last.pt, best.pt, best.json (default runs/{model}; --smoke: a temp dir)")
+    p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine", help="lr over the budget (cosine: to 10%%)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the training loop, dev checks included (total over resumes)")
+    p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
+    p.add_argument("--ckpt-every", type=int, default=ckpt_every, help="write last.pt every N steps")
+    p.add_argument("--log-every", type=int, default=log_every, help="log the mean loss every N steps")
+    p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
+    p.add_argument("--backend", default="auto", help="backbone engine (features are always fp32)")
+    p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help=smoke)
+    return p
+
+
+def command_line(module: str, argv: list[str] | None) -> str:
+    """The command a run records: `python -m <module> <arguments>`."""
+    import shlex  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    return shlex.join(["python", "-m", module] + (list(argv) if argv is not None else sys.argv[1:]))

@@ -47,8 +47,8 @@ from tqdm import tqdm
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters.backbone import Backbone, preprocess
 from rtvos.segmenters.backbone import processing_size
-from rtvos.training.common import (RunLog, default_davis_root, file_sha256, lr_factor, provenance, save_atomic, settings,
-                                   small_state_dict, split_sequences)
+from rtvos.training.common import (RunLog, add_run_arguments, command_line, default_davis_root, file_sha256,
+                                   lr_factor, provenance, save_atomic, settings, small_state_dict, split_sequences)
 from rtvos.segmenters.crvos import FEATURE_CHANNELS, TAPS, CRVOSDecoder, CRVOSSegmenter, load_decoder, make_clue
 
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
@@ -340,17 +340,12 @@ def dev_eval(decoder: CRVOSDecoder, backbone: Backbone, root: Path, sequences: l
 # ------------------------------------------------------------------------------------ bookkeeping
 # ------------------------------------------------------------------------------------------- main
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
-    p.add_argument("--out", type=Path, default=None, help="run folder: log.jsonl, last.pt, best.pt, best.json (default runs/crvos; --smoke: a temp dir)")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder, reused across runs (default runs/cache; --smoke: <out>/cache)")
     p.add_argument("--height", type=int, default=256, help="processing height (multiple of 32); width from the aspect ratio")
     p.add_argument("--variants", type=int, default=6, help="augmentation variants per sequence (0 = identity)")
-    p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each train sequence")
     p.add_argument("--clip-len", type=int, default=8)
     p.add_argument("--max-step", type=int, default=3, help="frame step drawn from 1..N per clip")
     p.add_argument("--batch", type=int, default=4, help="clips per step")
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine", help="lr over the budget (cosine: to 10%%)")
     p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
     p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
@@ -358,19 +353,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--lucid-len", type=int, default=12, help="frames per synthetic clip (>= --clip-len)")
     p.add_argument("--lucid-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
     p.add_argument("--init", type=Path, default=None, help="start from these decoder weights (e.g. rtvos/checkpoints/crvos.pt)")
-    p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the training loop, dev evals included (total over resumes)")
-    p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
-    p.add_argument("--ckpt-every", type=int, default=50, help="write last.pt every N steps")
-    p.add_argument("--log-every", type=int, default=10, help="log the mean loss every N steps")
     p.add_argument("--eval-every", type=float, default=8.0, help="dev eval every N minutes (<= 0: only at the end)")
     p.add_argument("--dev-max-frames", type=int, default=None, help="dev eval on the first N frames of each sequence")
     p.add_argument("--no-dev", action="store_true", help="no dev eval (best = last)")
-    p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
-    p.add_argument("--backend", default="auto", help="backbone engine for caching and dev eval")
-    p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help="tiny run for CI: 2 sequences x 8 frames, V=1, 3 steps, temp dir")
-    return p
+    return add_run_arguments(p, "crvos", lr=1e-4, ckpt_every=50, log_every=10,
+                             smoke="tiny run for CI: 2 sequences x 8 frames, V=1, 3 steps, temp dir")
 
 
 def _apply_smoke(args) -> None:
@@ -386,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     """`python -m rtvos.training.crvos_train [options]`."""
     parser = argparse.ArgumentParser(prog="rtvos train crvos", description=__doc__.split("\n\n")[0])
     args = add_arguments(parser).parse_args(argv)
-    command = shlex.join(["python", "-m", "rtvos.training.crvos_train"] + (list(argv) if argv is not None else sys.argv[1:]))
+    command = command_line("rtvos.training.crvos_train", argv)
     return run(args, command)
 
 

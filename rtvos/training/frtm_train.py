@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import shlex
 import sys
 import tempfile
 import time
@@ -36,8 +35,8 @@ from rtvos.segmenters.backbone import processing_size
 from rtvos.segmenters import refiner as refiner_module
 from rtvos.segmenters.refiner import Refiner
 from rtvos.segmenters.target_model import TargetModel
-from rtvos.training.common import (RunLog, lr_factor, provenance, save_atomic, settings, small_state_dict,
-                                   default_davis_root, split_sequences)
+from rtvos.training.common import (RunLog, add_run_arguments, command_line, default_davis_root, lr_factor, provenance,
+                                   save_atomic, settings, small_state_dict, split_sequences)
 from rtvos.training.crvos_train import build_cache
 
 
@@ -97,34 +96,21 @@ def dev_eval(refiner: Refiner, root: Path, sequences: list[str], out_dir: Path, 
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/frtm; --smoke: a temp dir)")
     p.add_argument("--cache-dir", type=Path, default=None, help="feature cache folder shared with CRVOS training (default runs/cache)")
     p.add_argument("--height", type=int, default=256, help="processing height of the cache (multiple of 32)")
     p.add_argument("--variants", type=int, default=6, help="augmentation variants per sequence (must match an existing cache to reuse it)")
-    p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--batch", type=int, default=4, help="(reference, targets) pairs per step")
     p.add_argument("--targets", type=int, default=3, help="target frames per reference")
     p.add_argument("--max-gap", type=int, default=40, help="targets at most this many frames from the reference")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    p.add_argument("--minutes", type=float, default=None, help="wall-time budget (total over resumes)")
-    p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
-    p.add_argument("--ckpt-every", type=int, default=50)
-    p.add_argument("--log-every", type=int, default=10)
     p.add_argument("--no-dev", action="store_true", help="no dev eval at the end (best = last)")
     p.add_argument("--dev-max-frames", type=int, default=None)
-    p.add_argument("--resume", nargs="?", const="", default=None)
-    p.add_argument("--backend", default="auto", help="backbone engine for caching")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help="tiny run for CI: 2 sequences x 8 frames, V=1, 3 steps, temp dir")
-    return p
+    return add_run_arguments(p, "frtm", lr=1e-3, ckpt_every=50, log_every=10,
+                             smoke="tiny run for CI: 2 sequences x 8 frames, V=1, 3 steps, temp dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = add_arguments(argparse.ArgumentParser(prog="rtvos train frtm", description=__doc__.split("\n\n")[0])).parse_args(argv)
-    command = shlex.join([sys.argv[0]] + (list(argv) if argv is not None else sys.argv[1:]))
+    command = command_line("rtvos.training.frtm_train", argv)
     if args.smoke:
         args.max_frames, args.variants, args.steps, args.minutes, args.batch, args.targets = 8, 1, 3, None, 2, 2
         args.no_dev, args.backend, args.ckpt_every, args.log_every, args.resume = True, "torch", 2, 1, None

@@ -37,8 +37,8 @@ from rtvos.evaluation.davis import DavisDataset
 from rtvos.segmenters import plm_geometry, plm_net, plm_samples
 from rtvos.segmenters.plm_net import CROP, MAP, Extractor, PLMNet
 from rtvos.segmenters.plm_samples import query_crop, search_sample
-from rtvos.training.common import (RunLog, default_davis_root, file_sha256, lr_factor, provenance, save_atomic, settings,
-                                   small_state_dict, split_sequences)
+from rtvos.training.common import (RunLog, add_run_arguments, command_line, default_davis_root, file_sha256,
+                                   lr_factor, provenance, save_atomic, settings, small_state_dict, split_sequences)
 
 SOURCES = [Path(__file__), Path(plm_net.__file__), Path(plm_samples.__file__), Path(plm_geometry.__file__)]
 MIN_AREA = 400
@@ -100,8 +100,6 @@ def dev_scores(net: PLMNet, dev: list, targets: int) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
-    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/plm; --smoke: a temp dir)")
     p.add_argument("--refs", type=int, default=8, help="reference frames (queries) per step")
     p.add_argument("--targets", type=int, default=6, help="search crops per reference (the paper: six target frames)")
     p.add_argument("--min-gap", type=int, default=5, help="target frames at least this far from the reference")
@@ -109,27 +107,16 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, default=256, help="FC width")
     p.add_argument("--dc-layers", type=int, default=6, help="decoding conv layers")
     p.add_argument("--no-skip", action="store_true", help="the paper's decoder input only (no search-stream skip)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
-    p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the loop, dev checks included")
-    p.add_argument("--steps", type=int, default=None, help="step budget")
     p.add_argument("--eval-every", type=float, default=5.0, help="dev check every N minutes")
     p.add_argument("--dev-pairs", type=int, default=40, help="dev references (x --targets pairs) in the monitor")
-    p.add_argument("--ckpt-every", type=int, default=100)
-    p.add_argument("--log-every", type=int, default=20)
-    p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
-    p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
-    p.add_argument("--backend", default="auto", help="extractor engine")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help="tiny run for CI: 2 sequences x 8 frames, 3 steps, temp dir")
-    return p
+    return add_run_arguments(p, "plm", lr=1e-3, ckpt_every=100, log_every=20,
+                             smoke="tiny run for CI: 2 sequences x 8 frames, 3 steps, temp dir")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rtvos train plm", description=__doc__.split("\n\n")[0])
     args = add_arguments(parser).parse_args(argv)
-    command = shlex.join(["python", "-m", "rtvos.training.plm_train"] + (list(argv) if argv is not None else sys.argv[1:]))
+    command = command_line("rtvos.training.plm_train", argv)
     return run(args, command)
 
 
