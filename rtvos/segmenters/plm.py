@@ -97,7 +97,9 @@ class PLMSegmenter(Segmenter):
                 labels.append(y)
         return np.stack(queries), np.array(index), np.stack(searches), torch.from_numpy(np.stack(labels))[:, None]
 
-    def _finetune(self, frame: np.ndarray, label: np.ndarray) -> None:
+    def _finetune(self, frame: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Fine-tune `self.net` on pairs from the first frame; returns the queries' extractor features
+        (one per object), which start() compresses into the queries every later frame is matched to."""
         t_pairs = time.monotonic()
         rng = np.random.default_rng(self.cfg.seed)
         torch.manual_seed(self.cfg.seed)
@@ -129,15 +131,15 @@ class PLMSegmenter(Segmenter):
         self.finetune_report = {"steps": steps, "pairs": int(len(index)), "seconds": round(time.monotonic() - t0, 2),
                                 "pairs_seconds": round(t0 - t_pairs, 2),
                                 "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+        return qf
 
     # -------------------------------------------------------------------------------- protocol
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
         label, self.ids = self.begin(frame, target)
         self.net = copy.deepcopy(self.pretrained)
-        self._finetune(frame, label)
+        query_features = self._finetune(frame, label)
         with torch.no_grad():
-            queries = np.stack([query_crop(frame, label == k, CROP, self.cfg.full_frame) for k in self.ids])
-            self.query_flat, _ = self.net.compress(self.extractor(queries))
+            self.query_flat, _ = self.net.compress(query_features)
         self.boxes: dict[int, Box] = {k: mask_box(label == k) for k in self.ids}
         self._started = True
         self._match(frame)  # builds (exports / loads) the extractor engine for the candidate batch now
