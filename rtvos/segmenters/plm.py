@@ -125,7 +125,7 @@ class PLMSegmenter(Segmenter):
                 steps += 1
                 losses.append(float(loss.detach()))
                 bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}")
+                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}", refresh=False)  # redraws follow mininterval
             bar.close()
         self.net.eval()
         self.finetune_report = {"steps": steps, "pairs": int(len(index)), "seconds": round(time.monotonic() - t0, 2),

@@ -482,7 +482,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
         losses.append(loss)
         ema = loss if ema is None else 0.95 * ema + 0.05 * loss
         bar.update(1)
-        bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}", min=f"{elapsed / 60:.1f}")
+        bar.set_postfix(loss=f"{ema:.4f}", lr=f"{lr:.1e}", min=f"{elapsed / 60:.1f}", refresh=False)
         if step % args.log_every == 0:
             log.write(type="train", step=step, loss=float(np.mean(losses)), lr=lr, elapsed_s=round(elapsed, 1))
             losses = []

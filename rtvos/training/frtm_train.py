@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             step += 1
             elapsed = base + time.monotonic() - t_resume
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", min=f"{elapsed / 60:.1f}")
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}", min=f"{elapsed / 60:.1f}", refresh=False)
             if step % args.log_every == 0:
                 log.write(type="train", step=step, loss=float(np.mean(losses[-args.log_every:])), minutes=round(elapsed / 60, 2))
             if step % args.ckpt_every == 0:

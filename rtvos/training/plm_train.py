@@ -207,7 +207,7 @@ def run(args: argparse.Namespace, command: str | None = None) -> int:
             elapsed = base + time.monotonic() - t_start
             losses.append(float(loss.detach()))
             bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", lr=f"{lr:.1e}", min=f"{elapsed / 60:.1f}")
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}", lr=f"{lr:.1e}", min=f"{elapsed / 60:.1f}", refresh=False)
             if step % args.log_every == 0:
                 log.write(type="train", step=step, loss=float(np.mean(losses[-args.log_every:])), lr=lr,
                           elapsed_s=round(elapsed, 1))
