@@ -157,9 +157,10 @@ class _CacheWriter:
         return _load_cache(self.folder)
 
 
-def _folder(cache_dir: Path, prefix: str, size_hw, key: dict) -> Path:
+def _folder(cache_dir: Path, name: str, key: dict) -> Path:
+    """<cache_dir>/<name>-<digest of key>: a cache folder, new whenever the key changes."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(cache_dir) / f"{prefix}-{size_hw[0]}x{size_hw[1]}-{digest}"
+    return Path(cache_dir) / f"{name}-{digest}"
 
 
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
@@ -167,8 +168,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
                 progress: bool = True) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
     key = _cache_key(root, sequences, size_hw, variants, seed, max_frames)
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    folder = Path(cache_dir) / f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}-{digest}"
+    folder = _folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
     cached = _load_cache(folder)
     if cached is not None:
         return cached
@@ -204,7 +204,7 @@ def build_lucid_cache(root: Path, sequences: list[str], size_hw: tuple[int, int]
 
     key = {"version": CACHE_VERSION, "kind": "lucid-v1", "root": str(Path(root).resolve()), "sequences": list(sequences),
            "size_hw": list(size_hw), "clips": clips, "clip_len": clip_len, "seed": seed, "taps": list(TAPS)}
-    folder = _folder(cache_dir, "lucid", size_hw, key)
+    folder = _folder(cache_dir, f"lucid-{size_hw[0]}x{size_hw[1]}", key)
     cached = _load_cache(folder)
     if cached is not None:
         return cached
