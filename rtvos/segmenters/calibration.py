@@ -25,13 +25,10 @@ def calibration_frames(count: int = 16) -> tuple[tuple[np.ndarray, np.ndarray], 
 
     out = []
     thermal = max(1, count // 4)
-    per = 2
     seed = 0
-    while len(out) < count - thermal:
-        src = open_source("synthetic", fps=None, frames=40, seed=seed, objects=1 + seed % 3)
-        frames = list(src.frames())
-        for f in (frames[5], frames[30])[:per]:
-            out.append((f.image, f.gt_mask))
+    while len(out) < count - thermal:  # two frames (5 and 30) of each synthetic stream
+        frames = list(open_source("synthetic", fps=None, frames=31, seed=seed, objects=1 + seed % 3).frames())
+        out += [(frames[i].image, frames[i].gt_mask) for i in (5, 30)]
         seed += 1
     frames = list(open_source("synthetic-thermal", fps=None, frames=10 * thermal, seed=1).frames())
     out += [(f.image, f.gt_mask) for f in frames[::10][:thermal]]
