@@ -37,15 +37,12 @@ def free_port() -> int:
 
 
 def bare_loop(model: str, options: dict, frames: int, size: tuple[int, int]) -> dict:
-    import torch
-
-    from rtvos.segmenters import create_segmenter
+    from rtvos.models import create_segmenter
     from rtvos.sources.synthetic import SyntheticSource
 
-    torch.set_num_threads(os.cpu_count() or 1)
     src = SyntheticSource(width=size[0], height=size[1], fps=None, frames=frames)
     rendered = list(src.frames())
-    seg = create_segmenter(model, **options)
+    seg = create_segmenter(model, **options)  # every core, as the infer stage
     seg.start(rendered[0].image, rendered[0].target)
     times = []
     t0 = time.perf_counter()

@@ -6,20 +6,9 @@ not timed), or from a DAVIS folder. Only `step` is timed; `start` (first-frame w
 
 from __future__ import annotations
 
-import json
-import os
 import time
 
 import numpy as np
-
-from rtvos.sizes import parse_size
-
-
-def parse_hw(text: str) -> tuple[int, int]:
-    try:
-        return parse_size(text, "HxW")
-    except ValueError as exc:
-        raise SystemExit(f"rtvos bench: --size: {exc}") from None
 
 
 def load_frames(source: str | None, hw: tuple[int, int], count: int) -> tuple[list[np.ndarray], np.ndarray]:
@@ -53,26 +42,27 @@ def run_bench(model: str, backend: str, hw: tuple[int, int], frames: int, warmup
               source: str | None = None, threads: int | None = None) -> dict:
     import torch
 
-    from rtvos.segmenters import create_segmenter
+    from rtvos.models import create_segmenter
+    from rtvos.models.session import StreamSession
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
     opts = dict(options)
     if backend:
         opts["backend"] = backend
     imgs, target = load_frames(source, hw, frames + warmup + 1)
-    seg = create_segmenter(model, **opts)
+    seg = create_segmenter(model, threads=threads, **opts)
+    session = StreamSession(seg)
     t0 = time.perf_counter()
-    seg.start(imgs[0], target)
+    session.start(imgs[0], target)
     start_ms = (time.perf_counter() - t0) * 1000
     for img in imgs[1:1 + warmup]:
-        seg.step(img)
+        session.step(img)
     times = []
     for img in imgs[1 + warmup:]:
         t = time.perf_counter()
-        seg.step(img)
+        session.step(img)
         times.append((time.perf_counter() - t) * 1000)
     a = np.asarray(times)
-    precision = {"tensorrt": "fp16", "torch": "fp32"}.get(backend, getattr(getattr(seg, "cfg", None), "precision", "fp32"))
+    precision = {"tensorrt": "fp16", "torch": "fp32"}.get(backend, getattr(seg.cfg, "precision", "fp32"))
     return {
         "model": model, "backend": backend, "precision": precision, "options": options, "input": f"{hw[0]}x{hw[1]}",
         "frames": len(times), "warmup": warmup, "threads": torch.get_num_threads(),
@@ -81,20 +71,3 @@ def run_bench(model: str, backend: str, hw: tuple[int, int], frames: int, warmup
                        "p99": round(float(np.percentile(a, 99)), 3), "mean": round(float(a.mean()), 3)},
         "start_ms": round(start_ms, 1),
     }
-
-
-def main(args) -> int:
-    from rtvos.cli import parse_options, unknown_model
-
-    if unknown_model(args.model):
-        return 2
-    result = run_bench(args.model, args.backend, parse_hw(args.size), args.frames, args.warmup,
-                       parse_options(args.option), args.source, args.threads)
-    lat = result["latency_ms"]
-    print(f"{result['model']} [{result['backend']}, {result['precision']}] {result['input']}: {result['fps']:.1f} fps, "
-          f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms ({result['frames']} frames after "
-          f"{result['warmup']} warm-up; start {result['start_ms']:.0f} ms)")
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
-    return 0

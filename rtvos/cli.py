@@ -35,12 +35,14 @@ def parse_options(pairs: list[str] | None) -> dict:
 
 def unknown_model(name: str) -> bool:
     """True (after saying so, with the choices) when `name` is not a registered model."""
-    from rtvos.segmenters import available
+    from rtvos.models import UnknownModel, get_spec
 
-    if name in available():
-        return False
-    print(f"rtvos: unknown model {name!r}; available: {', '.join(available())}", file=sys.stderr)
-    return True
+    try:
+        get_spec(name)
+    except UnknownModel as exc:
+        print(f"rtvos: {exc}", file=sys.stderr)
+        return True
+    return False
 
 
 def parse_box(text: str) -> list[float]:
@@ -56,6 +58,7 @@ def parse_box(text: str) -> list[float]:
 # ----------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
     from rtvos.config import ConfigError, load_launch
+    from rtvos.evaluation.live import create_live_metrics
     from rtvos.pipeline.supervisor import run_pipeline
     from rtvos.transport import EndpointError, check_endpoint
 
@@ -99,16 +102,21 @@ def cmd_run(args) -> int:
         return 2
     if unknown_model(mdl.name):
         return 2
+    try:
+        create_live_metrics(cfg.monitor.metrics)
+    except ValueError as exc:
+        print(f"rtvos: [monitor] metrics: {exc}", file=sys.stderr)
+        return 2
     return run_pipeline(cfg)
 
 
-def _parse_size(text: str) -> tuple[int, int]:
+def _parse_size(text: str, order: str = "WxH") -> tuple[int, int]:
     from rtvos.sizes import parse_size
 
     try:
-        return parse_size(text, "WxH")
+        return parse_size(text, order)
     except ValueError as exc:
-        raise SystemExit(f"rtvos: {exc}") from None
+        raise SystemExit(f"rtvos: --size: {exc}") from None
 
 
 # ----------------------------------------------------------------------------------------------- sub
@@ -179,20 +187,25 @@ def cmd_sub(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- eval
 def cmd_eval(args) -> int:
-    import torch
-
-    from rtvos.evaluation.runner import evaluate, format_table
-    from rtvos.segmenters import create_segmenter
+    from rtvos.evaluation.runner import evaluate, format_table, score_results
+    from rtvos.models import create_segmenter
 
     if unknown_model(args.model):
         return 2
-    torch.set_num_threads(args.threads or os.cpu_count() or 1)
     options = parse_options(args.option)
     sequences = [s for s in args.sequences.split(",") if s] if args.sequences else None
-    summary = evaluate(lambda: create_segmenter(args.model, **options), args.davis_root, args.out,
-                       sequences=sequences, progress=not args.quiet, max_frames=args.max_frames)
-    summary["model"] = args.model
-    summary["options"] = options
+    if args.score:  # masks written by anything, in the DAVIS results layout: score them, run nothing
+        summary = score_results(args.score, args.davis_root, sequences, args.max_frames, progress=not args.quiet)
+        summary["results"] = args.score
+    elif not args.out:
+        print("rtvos eval: give --out DIR (where the masks go), or --score DIR to score masks written before",
+              file=sys.stderr)
+        return 2
+    else:
+        summary = evaluate(lambda: create_segmenter(args.model, threads=args.threads, **options), args.davis_root,
+                           args.out, sequences=sequences, progress=not args.quiet, max_frames=args.max_frames)
+        summary["model"] = args.model
+        summary["options"] = options
     print(format_table(summary))
     if args.json:
         with open(args.json, "w") as f:
@@ -202,24 +215,32 @@ def cmd_eval(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from rtvos.bench import main as bench_main
+    from rtvos.bench import run_bench
 
-    return bench_main(args)
+    if unknown_model(args.model):
+        return 2
+    result = run_bench(args.model, args.backend, _parse_size(args.size, "HxW"), args.frames, args.warmup,
+                       parse_options(args.option), args.source, args.threads)
+    lat = result["latency_ms"]
+    print(f"{result['model']} [{result['backend']}, {result['precision']}] {result['input']}: {result['fps']:.1f} fps, "
+          f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms ({result['frames']} frames after "
+          f"{result['warmup']} warm-up; start {result['start_ms']:.0f} ms)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    return 0
 
 
 def cmd_export(args) -> int:
     """Build (and cache) every engine a model uses at a frame size, ahead of the first run."""
-    import torch
-
-    from rtvos.bench import load_frames, parse_hw
+    from rtvos.bench import load_frames
     from rtvos.engines import EngineError, cache_dir
-    from rtvos.segmenters import create_segmenter
+    from rtvos.models import create_segmenter
 
     if unknown_model(args.model):
         return 2
-    torch.set_num_threads(os.cpu_count() or 1)
     before = {p: p.stat().st_mtime for p in cache_dir().iterdir()}
-    frames, target = load_frames(None, parse_hw(args.size), 2)
+    frames, target = load_frames(None, _parse_size(args.size, "HxW"), 2)
     t0 = time.perf_counter()
     try:
         seg = create_segmenter(args.model, backend=args.backend, **parse_options(args.option))
@@ -277,26 +298,28 @@ def cmd_ctl(args) -> int:
     return 0
 
 
-TRAINERS = {"crvos": "rtvos.training.crvos_train", "frtm": "rtvos.training.frtm_train", "plm": "rtvos.training.plm_train"}
+TRAINERS = {"crvos": "rtvos.models.crvos.train", "frtm": "rtvos.models.frtm.train", "plm": "rtvos.models.plm.train"}
 
 
 def cmd_train(args) -> int:
-    import importlib
+    from rtvos.models import get_spec
 
-    module = importlib.import_module(TRAINERS[args.model])
-    return module.main(args.rest)
+    return get_spec(args.model).train(args.rest)
 
 
 def cmd_models(args) -> int:
-    from rtvos.segmenters import available
+    from rtvos.models import MODELS
 
-    for name, doc in available().items():
-        print(f"{name:10s} {doc}")
+    for name, spec in MODELS.items():
+        trained = f" (trained: rtvos train {name})" if spec.trainer else ""
+        print(f"{name:10s} {spec.description}{trained}")
     return 0
 
 
 # ---------------------------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
+    from rtvos.models import trainable
+
     ap = argparse.ArgumentParser(prog="rtvos", description=__doc__)
     ap.add_argument("--version", action="version", version=f"rtvos {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -331,7 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="score a model on a DAVIS-layout dataset (official J and F)")
     e.add_argument("--model", default="online")
     e.add_argument("--davis-root", required=True, help="folder with JPEGImages/480p and Annotations/480p")
-    e.add_argument("--out", required=True, help="results folder (<out>/<sequence>/<frame>.png)")
+    e.add_argument("--out", help="results folder the model's masks are written to (<out>/<sequence>/<frame>.png)")
+    e.add_argument("--score", metavar="DIR", help="score a results folder written before (by anything), run no model")
     e.add_argument("--json", help="write the summary here")
     e.add_argument("--sequences", help="comma-separated subset (default: all)")
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
@@ -380,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model's offline part on DAVIS (see `rtvos train MODEL --help`)",
                        add_help=False)
-    t.add_argument("model", choices=sorted(TRAINERS))
+    t.add_argument("model", choices=sorted(trainable()))
     t.add_argument("rest", nargs=argparse.REMAINDER, help="the trainer's own options")
     t.set_defaults(func=cmd_train)
 

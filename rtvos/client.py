@@ -139,10 +139,13 @@ class ControlClient:
         if not self.sock.poll(int(self.timeout * 1000)):
             self._connect()  # a REQ socket that got no answer cannot send again
             raise ControlError(f"no answer from {self.endpoint} within {self.timeout:.0f} s: is `rtvos run` running?")
-        reply = messages.unpack_header(self.sock.recv())
-        if not reply.get("ok"):
-            raise ControlError(reply.get("error", "refused"))
-        return {k: v for k, v in reply.items() if k not in ("v", "kind", "ok")}
+        try:
+            reply = messages.decode_reply(self.sock.recv())
+        except messages.MessageError as exc:
+            raise ControlError(f"malformed reply from {self.endpoint}: {exc}") from None
+        if not reply.ok:
+            raise ControlError(reply.error or "refused")
+        return reply.as_dict()
 
     def set_target(self, mask: np.ndarray | None = None, boxes: dict | None = None) -> dict:
         return self.request("set_target", mask=mask, boxes=boxes)

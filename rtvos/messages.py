@@ -9,7 +9,10 @@ Kinds of message:
 - ``frame``  capture -> infer: header + RGB image buffer (+ optional target mask buffer).
 - ``mask``   infer -> publish -> subscribers: header + label mask buffer (``mono8``: 0 background,
   k = object k; or ``png``: the same mask PNG-encoded, lossless).
-- ``eos``    end of stream (a finite source ran out), header only, carries the final counters.
+- ``eos``    end of stream (the source ran out, or the run is stopping), header only.
+- ``stats``  the live statistics on the public topic; and every stage's reports to the supervisor
+  (`StageReport`: ready, heartbeats and the final report with typed counters, errors).
+- ``control`` / ``reply``  target changes on the control socket and their outcome (`ControlReply`).
 
 On the public PUB socket every message is prefixed with a topic frame (``b"mask"``, ``b"stats"``, and
 ``b"image"`` when the run publishes its frames too) so subscribers can filter; internal PUSH/PULL links
@@ -19,7 +22,8 @@ after the mask (ground truth, the image), named in order by the header's ``extra
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import cv2
 import msgpack
@@ -239,11 +243,12 @@ def decode_mask(parts: list, header: dict | None = None) -> MaskMessage:
 
 # ------------------------------------------------------------------------------------ end of stream
 
-def encode_eos(**counters) -> list:
-    return [pack_header({"v": SCHEMA_VERSION, "kind": "eos", **counters})]
+def encode_eos() -> list:
+    return [pack_header({"v": SCHEMA_VERSION, "kind": "eos"})]
 
 
 def encode_stats(stats: dict) -> bytes:
+    """The public statistics topic's header (see LiveStats.topic_payload)."""
     return pack_header({"v": SCHEMA_VERSION, "kind": "stats", **stats})
 
 
@@ -305,7 +310,10 @@ def decode_control(parts: list) -> ControlRequest:
         data = np.frombuffer(memoryview(parts[1]), np.uint8)
         if data.nbytes > MAX_BUFFER_BYTES:
             raise MessageError("mask PNG exceeds the buffer size limit")
-        mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        try:
+            mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+        except cv2.error:
+            mask = None
         if mask is None or mask.ndim != 2:
             raise MessageError("the mask part is not a single-channel PNG")
         req.mask = mask.astype(np.uint8)
@@ -317,9 +325,11 @@ def decode_control(parts: list) -> ControlRequest:
     boxes = header.get("boxes")
     if boxes is not None:
         try:
-            req.boxes = {int(k): tuple(float(c) for c in v) for k, v in boxes.items() if len(v) == 4}
+            req.boxes = {int(k): tuple(float(c) for c in v) for k, v in boxes.items()}
         except (TypeError, ValueError, AttributeError):
-            raise MessageError("boxes must map object id -> [x0, y0, x1, y1]") from None
+            req.boxes = None
+        if not req.boxes or any(len(b) != 4 for b in req.boxes.values()):
+            raise MessageError("boxes must map object id -> [x0, y0, x1, y1]")
     if op == "set_target" and req.mask is None and not req.boxes:
         raise MessageError("set_target needs a mask PNG or boxes")
     if op == "add_object" and req.mask is None and req.box is None:
@@ -327,5 +337,210 @@ def decode_control(parts: list) -> ControlRequest:
     return req
 
 
-def encode_reply(ok: bool, **fields) -> bytes:
-    return pack_header({"v": SCHEMA_VERSION, "kind": "reply", "ok": bool(ok), **fields})
+# -------------------------------------------------------------------------------------- typed fields
+def _typed(value, kind, what: str):
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise MessageError(f"{what} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    return float(value) if kind is float else value
+
+
+def _number_map(value, what: str, kind=float, nullable: bool = False) -> dict:
+    """A map of str -> number (or None, when `nullable`)."""
+    _typed(value, dict, what)
+    out = {}
+    for k, v in value.items():
+        _typed(k, str, f"a key of {what}")
+        out[k] = None if nullable and v is None else _typed(v, kind, f"{what}[{k!r}]")
+    return out
+
+
+# ----------------------------------------------------------------------------------- stage telemetry
+STAGES = ("capture", "infer", "publish")
+
+
+@dataclass
+class Counters:
+    """A stage's counters: non-negative integers, one spelling each, added field by field (a restarted
+    stage's counters add to those its dead predecessor last reported)."""
+
+    def __add__(self, other: "Counters") -> "Counters":
+        if type(other) is not type(self):
+            return NotImplemented
+        return type(self)(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self)})
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data, what: str = "counters") -> "Counters":
+        _typed(data, dict, what)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(data) != names:
+            raise MessageError(f"{what} must have exactly {sorted(names)}, got {sorted(map(str, data))}")
+        values = {k: _typed(v, int, f"{what}.{k}") for k, v in data.items()}
+        if any(v < 0 for v in values.values()):
+            raise MessageError(f"{what} must not be negative")
+        return cls(**values)
+
+
+@dataclass
+class CaptureCounters(Counters):
+    captured: int = 0   # frames read from the source and sent on (or dropped)
+    dropped: int = 0    # dropped at capture: inference was busy
+    skipped: int = 0    # corrupt frames the source skipped
+
+
+@dataclass
+class InferCounters(Counters):
+    inferred: int = 0        # frames segmented and passed on
+    dropped: int = 0         # dropped at infer: a newer frame had come (latest frame wins)
+    failed: int = 0          # frames the model failed on, or whose own target was refused
+    rejected: int = 0        # malformed messages (frame link and control socket)
+    no_target: int = 0       # frames passed on with an empty mask: nothing to follow yet
+    control_ok: int = 0      # target changes applied
+    control_failed: int = 0  # target changes refused (the reply says why)
+
+
+@dataclass
+class PublishCounters(Counters):
+    published: int = 0   # masks put on the topic
+    rejected: int = 0    # malformed messages from infer
+    seq_gaps: int = 0    # sequence numbers missing between published masks (each one dropped upstream)
+
+
+STAGE_COUNTERS: dict[str, type[Counters]] = {"capture": CaptureCounters, "infer": InferCounters,
+                                             "publish": PublishCounters}
+
+
+@dataclass
+class LiveStats:
+    """What the publish stage measures: fps, per-stage latency percentiles (ms), budget violations, and
+    the ground-truth metrics by name (rtvos.evaluation.live) when the source has ground truth."""
+
+    frames: int = 0
+    fps: float = 0.0
+    latency_ms: dict = field(default_factory=dict)         # stage -> {p50, p95, p99, max, mean, count}
+    budget_violations: dict = field(default_factory=dict)  # stage -> frames over its budget
+    budgets_ms: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)            # e.g. gt_frames, live_iou, road_error_rate
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> "LiveStats":
+        _typed(data, dict, "live")
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(data) != names:
+            raise MessageError(f"live must have exactly {sorted(names)}, got {sorted(map(str, data))}")
+        latency = _typed(data["latency_ms"], dict, "live.latency_ms")
+        return cls(frames=_typed(data["frames"], int, "live.frames"), fps=_typed(data["fps"], float, "live.fps"),
+                   latency_ms={_typed(k, str, "a latency stage"): _number_map(v, f"live.latency_ms[{k!r}]", nullable=True)
+                               for k, v in latency.items()},
+                   budget_violations=_number_map(data["budget_violations"], "live.budget_violations", int),
+                   budgets_ms=_number_map(data["budgets_ms"], "live.budgets_ms"),
+                   metrics=_number_map(data["metrics"], "live.metrics"))
+
+    def topic_payload(self, counters: PublishCounters, final: bool = False) -> dict:
+        """The public `stats` topic's fields: these, the publish counters and the metrics side by side."""
+        out = {k: v for k, v in self.as_dict().items() if k != "metrics"} | counters.as_dict() | self.metrics
+        return out | ({"final": True} if final else {})
+
+
+REPORT_EVENTS = ("ready", "heartbeat", "final", "error")
+
+
+@dataclass
+class StageReport:
+    """A stage's line to the supervisor: `ready` once it serves; a `heartbeat` with its counters (and,
+    for publish, the live statistics) about twice a second; `final` at its end (`error` there: what
+    ended the stream early, e.g. a camera that disappeared); `error` when something went wrong
+    (`fatal`: the stage could not start)."""
+
+    stage: str
+    event: str
+    counters: Counters | None = None
+    live: LiveStats | None = None
+    error: str = ""
+    fatal: bool = False
+    pid: int = 0
+    t_ns: int = 0
+
+
+def encode_report(report: StageReport) -> bytes:
+    body = {"stage": report.stage, "event": report.event, "error": report.error, "fatal": report.fatal,
+            "pid": report.pid, "t_ns": report.t_ns,
+            "counters": report.counters.as_dict() if report.counters is not None else None,
+            "live": report.live.as_dict() if report.live is not None else None}
+    return pack_header({"v": SCHEMA_VERSION, "kind": "stats", **body})
+
+
+def decode_report(data: bytes | memoryview) -> StageReport:
+    """A stage report; anything malformed raises MessageError (never anything else)."""
+    header = unpack_header(data)
+    if header["kind"] != "stats":
+        raise MessageError(f"expected a stage report, got {header['kind']!r}")
+    stage, event = header.get("stage"), header.get("event")
+    if not isinstance(stage, str) or stage not in STAGES:
+        raise MessageError(f"unknown stage {stage!r}")
+    if not isinstance(event, str) or event not in REPORT_EVENTS:
+        raise MessageError(f"unknown report event {event!r}")
+    counters = header.get("counters")
+    live = header.get("live")
+    return StageReport(
+        stage=stage, event=event,
+        counters=None if counters is None else STAGE_COUNTERS[stage].from_dict(counters, f"{stage} counters"),
+        live=None if live is None else LiveStats.from_dict(live),
+        error=_typed(header.get("error", ""), str, "error"), fatal=_typed(header.get("fatal", False), bool, "fatal"),
+        pid=_typed(header.get("pid", 0), int, "pid"), t_ns=_typed(header.get("t_ns", 0), int, "t_ns"))
+
+
+# ------------------------------------------------------------------------------------- control reply
+@dataclass
+class ControlReply:
+    """The answer to a control request. A change names the frame (`seq`) it was applied to: the mask
+    with that seq is the first to show it. `stats` answers with the model, whether it follows
+    anything, and the infer stage's counters."""
+
+    ok: bool
+    op: str = ""
+    seq: int | None = None
+    objects: list[int] = field(default_factory=list)
+    error: str = ""
+    model: str = ""
+    active: bool = False
+    counters: InferCounters | None = None
+
+    def as_dict(self) -> dict:
+        """What `ControlClient` returns: every field but `ok` and `error` (a refusal raises instead)."""
+        out = dataclasses.asdict(self)
+        for k in ("ok", "error"):
+            out.pop(k)
+        return out
+
+
+def encode_reply(reply: ControlReply) -> bytes:
+    body = dataclasses.asdict(reply)
+    body["counters"] = reply.counters.as_dict() if reply.counters is not None else None
+    return pack_header({"v": SCHEMA_VERSION, "kind": "reply", **body})
+
+
+def decode_reply(data: bytes | memoryview) -> ControlReply:
+    header = unpack_header(data)
+    if header["kind"] != "reply":
+        raise MessageError(f"expected a control reply, got {header['kind']!r}")
+    objects = _typed(header.get("objects", []), list, "objects")
+    seq, counters = header.get("seq"), header.get("counters")
+    return ControlReply(
+        ok=_typed(header.get("ok"), bool, "ok"), op=_typed(header.get("op", ""), str, "op"),
+        seq=None if seq is None else _typed(seq, int, "seq"),
+        objects=[_typed(k, int, "an object id") for k in objects],
+        error=_typed(header.get("error", ""), str, "error"), model=_typed(header.get("model", ""), str, "model"),
+        active=_typed(header.get("active", False), bool, "active"),
+        counters=None if counters is None else InferCounters.from_dict(counters, "counters"))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
-from urllib.parse import urlparse
 
 import zmq
 
@@ -75,7 +74,3 @@ def recv_all_nowait(sock: zmq.Socket, limit: int = 1000) -> list[list[zmq.Frame]
         except zmq.Again:
             break
     return out
-
-
-def endpoint_host(endpoint: str) -> str:
-    return urlparse(endpoint).hostname or ""

@@ -1,3 +1,4 @@
+import functools
 import os
 import socket
 from pathlib import Path
@@ -20,3 +21,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def davis_frames():
+    """`davis_frames(sequence, indices)`: [(RGB frame, label mask), ...] of the DAVIS data, loaded once."""
+    if not (DAVIS_ROOT / "JPEGImages" / "480p").is_dir():
+        pytest.skip(f"DAVIS data not found at {DAVIS_ROOT} (set RTVOS_DAVIS_ROOT)")
+    from rtvos.evaluation.davis import DavisDataset
+
+    dataset = DavisDataset(DAVIS_ROOT)
+
+    @functools.lru_cache(maxsize=None)
+    def load(name: str, indices: tuple[int, ...]):
+        seq = dataset.sequence(name)
+        return [(seq.load_frame(i), seq.load_mask(i)) for i in indices]
+
+    return lambda name, indices: load(name, tuple(indices))

@@ -7,10 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from rtvos import messages
-from rtvos.pipeline.infer import InferLoop
-from rtvos.segmenters import create_segmenter
-
 RTVOS = [sys.executable, "-m", "rtvos"]
 
 
@@ -61,44 +57,27 @@ def test_missing_camera_fails_cleanly(tmp_path, free_port):
     assert s["frames_captured"] == 0 and any("camera" in e for e in s["errors"])
 
 
-def _frame_msg(seq, target=None):
-    img = np.full((32, 48, 3), seq % 255, np.uint8)
-    parts = messages.encode_frame(img, seq, 1000 + seq, target=target)
-    return messages.decode_frame([bytes(memoryview(p)) for p in parts])
+def test_models_and_trainers_come_from_the_registry():
+    p = subprocess.run(RTVOS + ["models"], capture_output=True, text=True, check=True)
+    names = [line.split()[0] for line in p.stdout.splitlines()]
+    assert set(names) == {"static", "online", "crvos", "frtm", "frtm-fast", "plm", "plm-p"}
+    assert "rtvos train crvos" in p.stdout
+    p = subprocess.run(RTVOS + ["train", "static"], capture_output=True, text=True)
+    assert p.returncode == 2 and "crvos" in p.stderr and "plm" in p.stderr
 
 
-def test_latest_frame_wins_and_target_frames_are_never_dropped():
-    loop = InferLoop(create_segmenter("static"), "static")
-    batch = [_frame_msg(i) for i in range(5)]
-    assert [m.seq for m in loop.select(batch)] == [4]
-    assert loop.counters["dropped_infer"] == 4
-    target = np.zeros((32, 48), np.uint8)
-    target[5:10, 5:10] = 1
-    batch = [_frame_msg(5), _frame_msg(6, target), _frame_msg(7), _frame_msg(8)]
-    kept = loop.select(batch)
-    assert [m.seq for m in kept] == [6, 8] and kept[0].has_target
-    assert loop.counters["dropped_infer"] == 4 + 2
+def test_eval_scores_a_results_folder_written_before(tmp_path):
+    from helpers import make_fake_root, square_mask
 
+    from rtvos.evaluation.davis import write_result
 
-def test_infer_loop_counts_bad_targets_and_frames_before_a_target():
-    loop = InferLoop(create_segmenter("static"), "static")
-    parts = loop.process(_frame_msg(0), 0)  # no target yet: an empty mask, counted
-    assert loop.counters["no_target"] == 1 and len(parts) == 2
-    assert not messages.decode_mask(parts).mask.any()
-    assert loop.process(_frame_msg(1, np.zeros((32, 48), np.uint8)), 0) is None  # empty target
-    assert loop.counters["failed"] == 1
-
-
-def test_add_after_reset_follows_only_the_new_object():
-    loop = InferLoop(create_segmenter("online", height=64, augmentations=0), "online")
-    target = np.zeros((32, 48), np.uint8)
-    target[5:15, 5:15] = 1
-    loop.process(_frame_msg(0, target), 0)
-    loop.pending = messages.ControlRequest(op="reset")
-    loop.process(_frame_msg(1), 0)
-    assert loop.reply["ok"] and loop.reply["objects"] == []
-    new = np.zeros((32, 48), np.uint8)
-    new[20:30, 30:40] = 1
-    loop.pending = messages.ControlRequest(op="add_object", object_id=4, mask=new)
-    loop.process(_frame_msg(2), 0)
-    assert loop.reply["ok"] and loop.reply["objects"] == [4]  # object 1 is gone for good
+    root = make_fake_root(tmp_path / "davis", names=("moving",), n_frames=4)
+    for i in range(4):
+        write_result(tmp_path / "res", "moving", f"{i:05d}", (square_mask(i) > 0).astype(np.uint8))
+    p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root), "--score", str(tmp_path / "res"), "--json",
+                                str(tmp_path / "E.json"), "--quiet"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    e = json.loads((tmp_path / "E.json").read_text())
+    assert e["J"] == 1.0 and e["F"] == 1.0 and e["frames"] == 2 and "Global" in p.stdout
+    p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--out" in p.stderr

@@ -1,4 +1,5 @@
-"""Engines: cache keys and the TensorRT backend's behaviour where it cannot run (no CUDA here)."""
+"""Engines (rtvos/engines/): cache keys, backends, INT8, and the TensorRT backend's behaviour where it cannot
+run (no CUDA here)."""
 
 import pytest
 import torch
@@ -25,7 +26,7 @@ def test_checksum_follows_the_weights():
 
 
 def test_checksum_tells_apart_configurations_with_the_same_weights():
-    from rtvos.segmenters.backbone import Backbone
+    from rtvos.models.shared.backbone import Backbone
 
     assert module_checksum(Backbone(taps=(10,))) != module_checksum(Backbone(taps=(2, 4, 10)))
 

@@ -1,3 +1,6 @@
+"""The wire format (rtvos/messages.py): every decoder accepts what its encoder writes and rejects the rest."""
+
+import cv2
 import msgpack
 import numpy as np
 import pytest
@@ -85,3 +88,100 @@ def test_rejects_bad_field_types():
 def test_encode_refuses_wrong_sized_target():
     with pytest.raises(MessageError, match="target"):
         messages.encode_frame(_frame(), 0, 1, target=np.zeros((10, 10), np.uint8))
+
+
+# ------------------------------------------------------------------------------------------- control
+def _png(mask):
+    return cv2.imencode(".png", mask)[1].tobytes()
+
+
+def test_control_requests_roundtrip():
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:10] = 2
+    req = messages.decode_control(messages.encode_control("set_target", mask=mask))
+    assert req.op == "set_target" and np.array_equal(req.mask, mask)
+    req = messages.decode_control(messages.encode_control("set_target", boxes={3: (1, 2, 10, 12)}))
+    assert req.boxes == {3: (1.0, 2.0, 10.0, 12.0)}
+    req = messages.decode_control(messages.encode_control("add_object", object_id=7, box=(1, 2, 3, 4)))
+    assert (req.op, req.object_id, req.box) == ("add_object", 7, (1, 2, 3, 4))
+    assert messages.decode_control(messages.encode_control("remove_object", object_id=1)).object_id == 1
+    assert messages.decode_control(messages.encode_control("reset")).op == "reset"
+
+
+def _control(**header):
+    return messages.pack_header({"v": messages.SCHEMA_VERSION, "kind": "control", **header})
+
+
+@pytest.mark.parametrize("parts, match", [
+    ([], "1 or 2 parts"),
+    ([b"a", b"b", b"c"], "1 or 2 parts"),
+    ([b"\xc1"], "msgpack"),
+    ([messages.pack_header({"v": 1, "kind": "mask"})], "control request"),
+    ([_control(op="explode")], "unknown op"),
+    ([_control(op="remove_object")], "needs an object id"),
+    ([_control(op="remove_object", id=0)], "id"),
+    ([_control(op="remove_object", id="1")], "id"),
+    ([_control(op="add_object", id=2)], "mask PNG or a box"),
+    ([_control(op="add_object", id=2, box=[1, 2, 3])], "box"),
+    ([_control(op="add_object", id=2, box="abcd")], "box"),
+    ([_control(op="set_target")], "mask PNG or boxes"),
+    ([_control(op="set_target", boxes={"1": [1, 2]})], "boxes"),
+    ([_control(op="set_target", boxes=[1, 2, 3, 4])], "boxes"),
+    ([_control(op="set_target", boxes={"x": [1, 2, 3, 4]})], "boxes"),
+    ([_control(op="stats"), b""], "PNG"),                      # an empty second part
+    ([_control(op="set_target"), b"not a png"], "PNG"),
+    ([_control(op="set_target"), _png(np.zeros((4, 4, 3), np.uint8))], "single-channel"),
+])
+def test_control_decoder_rejects_what_is_malformed(parts, match):
+    with pytest.raises(MessageError, match=match):
+        messages.decode_control(parts)
+
+
+# ------------------------------------------------------------------------------ telemetry and replies
+def test_stage_reports_roundtrip_with_typed_counters():
+    live = messages.LiveStats(frames=3, fps=20.0, latency_ms={"infer": {"p50": 4.0, "max": None}},
+                              budget_violations={"infer": 1}, budgets_ms={"infer": 60.0}, metrics={"live_iou": 0.9})
+    report = messages.StageReport("publish", "final", counters=messages.PublishCounters(published=3, seq_gaps=1),
+                                  live=live, error="", pid=12, t_ns=34)
+    assert messages.decode_report(messages.encode_report(report)) == report
+    capture = messages.StageReport("capture", "heartbeat", counters=messages.CaptureCounters(captured=5, dropped=1))
+    assert messages.decode_report(messages.encode_report(capture)).counters == messages.CaptureCounters(5, 1, 0)
+
+
+def _report(**fields):
+    body = {"stage": "infer", "event": "heartbeat", "counters": messages.InferCounters().as_dict(), "live": None,
+            "error": "", "fatal": False, "pid": 1, "t_ns": 1} | fields
+    return messages.pack_header({"v": messages.SCHEMA_VERSION, "kind": "stats", **body})
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"\x00", "map"),
+    (_report(stage=["infer"]), "stage"),
+    (_report(stage="decode"), "stage"),
+    (_report(event="explode"), "event"),
+    (_report(counters={"inferred": 1}), "exactly"),
+    (_report(counters=messages.InferCounters().as_dict() | {"inferred": -1}), "negative"),
+    (_report(counters=messages.InferCounters().as_dict() | {"inferred": "1"}), "int"),
+    (_report(counters=messages.CaptureCounters().as_dict()), "exactly"),  # another stage's counters
+    (_report(live={"fps": 1.0}), "live"),
+    (_report(error=3), "error"),
+])
+def test_stage_report_decoder_rejects_what_is_malformed(data, match):
+    with pytest.raises(MessageError, match=match):
+        messages.decode_report(data)
+
+
+def test_counters_add_field_by_field():
+    total = messages.InferCounters(inferred=3, dropped=1) + messages.InferCounters(inferred=2, failed=1)
+    assert total == messages.InferCounters(inferred=5, dropped=1, failed=1)
+
+
+def test_control_replies_roundtrip():
+    reply = messages.ControlReply(True, op="stats", objects=[1, 2], model="online", active=True,
+                                  counters=messages.InferCounters(inferred=4))
+    back = messages.decode_reply(messages.encode_reply(reply))
+    assert back == reply and back.as_dict()["counters"]["inferred"] == 4
+    refused = messages.decode_reply(messages.encode_reply(messages.ControlReply(False, error="add_object: empty")))
+    assert not refused.ok and refused.error == "add_object: empty"
+    with pytest.raises(MessageError, match="ok"):
+        messages.decode_reply(messages.pack_header({"v": 1, "kind": "reply", "ok": "yes"}))

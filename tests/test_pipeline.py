@@ -18,6 +18,8 @@ from rtvos.client import ControlClient, ControlError, MaskSubscriber, Subscriber
 from rtvos.pipeline.stage import running_stages
 
 RTVOS = [sys.executable, "-m", "rtvos"]
+
+
 FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
 
 
@@ -185,8 +187,8 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
             with pytest.raises(ControlError, match="empty"):
                 ctl.add_object(9, mask=np.zeros((240, 320), np.uint8))  # refused; the stream goes on
             ctl.sock.send_multipart([b"\xc1 garbage"])
-            reply = messages.unpack_header(ctl.sock.recv())
-            assert reply["ok"] is False and "msgpack" in reply["error"]
+            reply = messages.decode_reply(ctl.sock.recv())
+            assert reply.ok is False and "msgpack" in reply.error
             reply = ctl.reset()
             assert reply["objects"] == [] and _ids_from(sub, reply) == []
             target = np.zeros((240, 320), np.uint8)

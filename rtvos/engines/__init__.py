@@ -14,40 +14,15 @@
                    tensorrt_engine.py for what was and was not verified).
 - ``auto``         onnxruntime when installed, else torch.
 
-Models never call a backend directly; the online optimisation (autograd / GN-CG) always stays eager.
+Models never call a backend directly: they hold an `EngineCache` (one engine per input shape, built on
+first use).  The online optimisation (autograd / GN-CG) always stays eager.
 """
 
 from __future__ import annotations
 
+from rtvos.engines.backends import BACKENDS, load_engine
 from rtvos.engines.base import Engine, EngineError, cache_dir
+from rtvos.engines.engine_cache import EngineCache
 from rtvos.engines.quantize import Calibration
-from rtvos.engines.torch_engine import TorchEngine
 
-BACKENDS = ("auto", "torch", "onnxruntime", "tensorrt")
-
-
-def load_engine(module, input_shape: tuple[int, ...] | tuple[tuple[int, ...], ...], backend: str = "auto",
-                threads: int | None = None, int8: Calibration | None = None) -> Engine:
-    """An engine for `module` at a fixed input shape: one shape (ints) for a one-input module, or a
-    tuple of shapes for a module with several inputs (called as ``engine(x0, x1, ...)``).
-    `int8`: calibration for a statically quantised INT8 graph; honoured by onnxruntime (and by auto
-    when it picks onnxruntime), ignored by torch (the fp32 reference) and tensorrt (fp16)."""
-    if backend not in BACKENDS:
-        raise EngineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if backend == "torch":
-        return TorchEngine(module)
-    if backend == "tensorrt":
-        from rtvos.engines.tensorrt_engine import TensorRTEngine
-
-        shapes = input_shape if isinstance(input_shape[0], (tuple, list)) else (input_shape,)
-        return TensorRTEngine(module, [tuple(s) for s in shapes])
-    try:
-        from rtvos.engines.onnxruntime_engine import OnnxRuntimeEngine
-    except ImportError as exc:
-        if backend == "onnxruntime":
-            raise EngineError(f"onnxruntime is not installed ({exc}); pip install onnxruntime") from None
-        return TorchEngine(module)
-    return OnnxRuntimeEngine(module, input_shape, threads=threads, int8=int8)
-
-
-__all__ = ["BACKENDS", "Calibration", "Engine", "EngineError", "cache_dir", "load_engine"]
+__all__ = ["BACKENDS", "Calibration", "Engine", "EngineCache", "EngineError", "cache_dir", "load_engine"]

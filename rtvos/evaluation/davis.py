@@ -220,13 +220,3 @@ class DavisDataset:
         if not frames:
             raise DavisLayoutError(f"sequence {name!r} has no frames: expected {folder}/*.jpg")
         return DavisSequence(root=self.root, name=name, frame_names=frames, resolution=self.resolution)
-
-
-def list_sequences(root: str | Path, resolution: str = RESOLUTION) -> list[str]:
-    """Sequence names of a DAVIS root (see `DavisDataset.sequence_names`)."""
-    return DavisDataset(root, resolution).sequence_names()
-
-
-def load_sequence(root: str | Path, name: str, resolution: str = RESOLUTION) -> DavisSequence:
-    """Open one sequence of a DAVIS root."""
-    return DavisDataset(root, resolution).sequence(name)

@@ -29,7 +29,8 @@ from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset, DavisSequence, read_label_png, result_path, write_result
 from rtvos.evaluation.metrics import boundary_f, iou, seq_stats
-from rtvos.segmenters.protocol import Segmenter
+from rtvos.models.protocol import Segmenter
+from rtvos.models.session import StreamSession
 
 VOID_LABEL = 255
 _STATS = ("J", "F", "J_recall", "F_recall", "J_decay", "F_decay")
@@ -139,13 +140,6 @@ def _running_j(scores: list[SequenceScore]) -> str:
     return f"{np.mean(values):.3f}" if values else "-"
 
 
-def _result_mask(result, shape: tuple[int, int], name: str) -> np.ndarray:
-    mask = np.asarray(result.mask)
-    if mask.shape != shape:
-        raise ValueError(f"segmenter {name!r} returned a {mask.shape} mask for a {shape} frame")
-    return mask
-
-
 def evaluate(
     make_segmenter: Callable[[], Segmenter],
     root: str | Path,
@@ -169,20 +163,18 @@ def evaluate(
     with tqdm(total=sum(lengths), disable=not progress, unit="frame") as bar:
         for seq, n in zip(seqs, lengths):
             bar.set_postfix(seq=seq.name, J=_running_j(scores))
-            segmenter = make_segmenter()
-            frame = seq.load_frame(0)
+            session = StreamSession(make_segmenter())
             first = seq.load_mask(0)
-            segmenter.start(frame, first)
+            session.start(seq.load_frame(0), first)
             write_result(out_dir, seq.name, seq.frame_names[0], first)
             bar.update(1)
             for i in range(1, n):
                 frame = seq.load_frame(i)
                 t0 = time.perf_counter()
-                result = segmenter.step(frame)
+                result = session.step(frame)
                 step_seconds += time.perf_counter() - t0
                 steps += 1
-                mask = _result_mask(result, frame.shape[:2], getattr(segmenter, "name", "segmenter"))
-                write_result(out_dir, seq.name, seq.frame_names[i], mask)
+                write_result(out_dir, seq.name, seq.frame_names[i], result.mask)
                 bar.update(1)
             scores.append(score_sequence(out_dir, seq, n))
         bar.set_postfix(seq="done", J=_running_j(scores))

@@ -9,7 +9,6 @@ them dropping every frame.  The source's pacer re-anchors afterwards, so nothing
 
 from __future__ import annotations
 
-import logging
 import time
 
 import cv2
@@ -17,15 +16,12 @@ import numpy as np
 import zmq
 
 from rtvos import messages
-from rtvos.config import RunConfig
-from rtvos.pipeline.links import Links, Reporter, setup_stage_process
+from rtvos.pipeline.runtime import Stage, StreamError
 from rtvos.sources import SourceError, open_source
-from rtvos.transport import make_socket
-
-log = logging.getLogger("rtvos.capture")
 
 TARGET_SEND_TIMEOUT_MS = 30_000
 HOLD_QUEUE_FRAMES = 8  # more than capture's send queue + inference's receive queue (2 + 2) can hold
+EOS_GRACE_S = 5.0
 
 
 def load_target_mask(path: str) -> np.ndarray:
@@ -39,90 +35,86 @@ def load_target_mask(path: str) -> np.ndarray:
     return mask
 
 
-def send_eos(sock: zmq.Socket, parts: list, stop, reporter: Reporter, grace_s: float = 5.0) -> bool:
-    deadline = None
-    while True:
-        reporter.heartbeat(waiting="end of stream")
-        if sock.poll(100, zmq.POLLOUT):
-            sock.send_multipart(parts)
-            return True
-        if stop:
-            deadline = deadline or time.monotonic() + grace_s
-            if time.monotonic() > deadline:
-                log.error("end of stream not delivered: inference is not taking frames")
+class Capture(Stage):
+    name = "capture"
+
+    def open(self) -> None:
+        self.out = self.rt.socket(zmq.PUSH, connect=self.links.frames, hwm=2, linger_ms=2000)
+        self.counts = messages.CaptureCounters()
+        self.holding, self.held_sends = False, 0  # after a target frame: wait for inference to take frames again
+        self.source = None
+        sc = self.cfg.source
+        try:
+            self.source = open_source(sc.spec, fps=sc.fps or None, frames=sc.frames, width=sc.width,
+                                      height=sc.height, seed=sc.seed, loop=sc.loop, profile=sc.profile,
+                                      calibration=sc.calibration)
+            self.target_mask = load_target_mask(sc.target_mask) if sc.target_mask else None
+            self.frames = self.source.frames()
+        except (SourceError, OSError) as exc:
+            raise StreamError(f"source failed: {exc}") from None
+        self.boxes = {1: tuple(sc.target_box)} if sc.target_box else None
+
+    def counters(self) -> messages.CaptureCounters:
+        self.counts.skipped = self.source.skipped if self.source is not None else 0
+        return self.counts
+
+    def turn(self) -> bool:
+        try:
+            frame = next(self.frames, None)
+            if frame is None:
                 return False
+            self._send(frame)
+        except (SourceError, messages.MessageError, OSError) as exc:
+            raise StreamError(f"source failed: {exc}") from None
+        return True
 
+    def _send(self, frame) -> None:
+        target, boxes = frame.target, None
+        if self.counts.captured == 0 and (self.target_mask is not None or self.boxes):
+            target, boxes = self.target_mask, self.boxes
+            if target is not None and target.shape != (frame.height, frame.width):
+                raise SourceError(f"target mask is {target.shape[1]}x{target.shape[0]} but frames are "
+                                  f"{frame.width}x{frame.height}")
+        parts = messages.encode_frame(
+            frame.image, frame.seq, frame.t_capture_ns, camera_id=self.cfg.publish.camera_id, target=target,
+            boxes=boxes, gt_mask=frame.gt_mask, name=frame.name, stamps={"capture_out": time.monotonic_ns()})
+        self.counts.captured += 1
+        if target is not None or boxes:
+            if not self.out.poll(TARGET_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                raise SourceError(f"inference did not take the target frame within {TARGET_SEND_TIMEOUT_MS / 1000:.0f} s")
+            self.out.send_multipart(parts, copy=False)
+            self.holding, self.held_sends = True, 0
+        elif self.holding:
+            waited = False
+            while not self.rt.stop and not self.out.poll(200, zmq.POLLOUT):
+                waited = True
+                self.heartbeat()
+            self.out.send_multipart(parts, copy=False)
+            # Inference is taking frames again once a send had to wait and then went through, or once
+            # more frames went through than the queues between the stages can hold.
+            self.held_sends += 1
+            self.holding = not waited and self.held_sends < HOLD_QUEUE_FRAMES
+        else:
+            try:
+                self.out.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                self.counts.dropped += 1
 
-def run_capture(cfg: RunConfig, links: Links) -> None:
-    stop = setup_stage_process("capture")
-    ctx = zmq.Context()
-    reporter = Reporter(ctx, links.stats, "capture")
-    out = make_socket(ctx, zmq.PUSH, hwm=2)
-    out.connect(links.frames)
-    sc = cfg.source
-    captured = dropped = 0
-    holding, held_sends = False, 0  # after a target frame: wait for inference to take frames again
-    source = None
-    error = None
-    try:
-        source = open_source(sc.spec, fps=sc.fps or None, frames=sc.frames, width=sc.width,
-                             height=sc.height, seed=sc.seed, loop=sc.loop, profile=sc.profile,
-                             calibration=sc.calibration)
-        target_mask = load_target_mask(sc.target_mask) if sc.target_mask else None
-        boxes = {1: tuple(sc.target_box)} if sc.target_box else None
-        reporter.send("ready", source=sc.spec)
-        with source:
-            for frame in source.frames():
-                if stop:
-                    break
-                target = frame.target
-                frame_boxes = None
-                if captured == 0 and (target_mask is not None or boxes):
-                    target, frame_boxes = target_mask, boxes
-                    if target is not None and target.shape != (frame.height, frame.width):
-                        raise SourceError(
-                            f"target mask is {target.shape[1]}x{target.shape[0]} but frames are "
-                            f"{frame.width}x{frame.height}")
-                parts = messages.encode_frame(
-                    frame.image, frame.seq, frame.t_capture_ns, camera_id=cfg.publish.camera_id,
-                    target=target, boxes=frame_boxes, gt_mask=frame.gt_mask, name=frame.name,
-                    stamps={"capture_out": time.monotonic_ns()})
-                captured += 1
-                if target is not None or frame_boxes:
-                    if not out.poll(TARGET_SEND_TIMEOUT_MS, zmq.POLLOUT):
-                        raise SourceError("inference did not take the target frame within 30 s")
-                    out.send_multipart(parts, copy=False)
-                    holding, held_sends = True, 0
-                elif holding:
-                    waited = False
-                    while not stop and not out.poll(200, zmq.POLLOUT):
-                        waited = True
-                        reporter.heartbeat(captured=captured, dropped=dropped, waiting="model start")
-                    out.send_multipart(parts, copy=False)
-                    # Inference is taking frames again once a send had to wait and then went through, or
-                    # once more frames went through than the queues between the stages can hold.
-                    held_sends += 1
-                    holding = not waited and held_sends < HOLD_QUEUE_FRAMES
-                else:
-                    try:
-                        out.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
-                        dropped += 1
-                reporter.heartbeat(captured=captured, dropped=dropped,
-                                   skipped=getattr(source, "skipped", 0))
-    except (SourceError, messages.MessageError, OSError) as exc:
-        error = str(exc)
-        log.error("source failed: %s", exc)
-        reporter.send("error", message=f"source failed: {exc}")
-    finally:
-        counters = {"frames_captured": captured, "dropped_capture": dropped,
-                    "source_skipped": int(getattr(source, "skipped", 0)), "error": error}
-        # The end-of-stream marker must arrive: it carries the counters. Inference may be busy for a
-        # long time (a first-frame fit on a loaded machine), so wait as long as it takes -- unless
-        # asked to stop, then 5 s more at most (a dead infer stage must not hang the shutdown).
-        send_eos(out, messages.encode_eos(**counters), stop, reporter)
-        reporter.send("final", **counters)
-        time.sleep(0.05)
-        out.close(linger=2000)
-        reporter.close()
-        ctx.term()
+    def finish(self) -> None:
+        """The end-of-stream marker must arrive: the stages after this one end on it. Inference may be
+        busy for a long time (a first-frame fit on a loaded machine), so wait as long as it takes --
+        unless asked to stop, then EOS_GRACE_S more at most (a dead infer stage must not hang the
+        shutdown)."""
+        if self.source is not None:
+            self.source.close()
+        deadline = None
+        while True:
+            self.heartbeat()
+            if self.out.poll(100, zmq.POLLOUT):
+                self.out.send_multipart(messages.encode_eos())
+                return
+            if self.rt.stop:
+                deadline = deadline or time.monotonic() + EOS_GRACE_S
+                if time.monotonic() > deadline:
+                    self.rt.log.error("end of stream not delivered: inference is not taking frames")
+                    return

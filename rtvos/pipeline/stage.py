@@ -10,9 +10,8 @@ import argparse
 import json
 
 from rtvos.config import RunConfig
+from rtvos.messages import STAGES
 from rtvos.pipeline.links import Links
-
-STAGES = ("capture", "infer", "publish")
 
 
 def running_stages(marker: str = "") -> dict[str, int]:
@@ -44,13 +43,14 @@ def main(argv=None) -> int:
     cfg = RunConfig.from_dict(json.loads(args.config), origin="--config")
     links = Links(**json.loads(args.links))
     if args.stage == "capture":
-        from rtvos.pipeline.capture import run_capture as run
+        from rtvos.pipeline.capture import Capture as stage
     elif args.stage == "infer":
-        from rtvos.pipeline.infer import run_infer as run
+        from rtvos.pipeline.infer import Infer as stage
     else:
-        from rtvos.pipeline.publish import run_publish as run
-    run(cfg, links)
-    return 0
+        from rtvos.pipeline.publish import Publish as stage
+    from rtvos.pipeline.runtime import StageRuntime  # noqa: PLC0415
+
+    return StageRuntime(stage(cfg, links)).run()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from rtvos.messages import LiveStats
+
 STAGES = ("capture", "queue", "infer", "publish", "end_to_end")
 
 
@@ -55,7 +57,7 @@ class LatencyMonitor:
         self._recent_times = collections.deque(maxlen=window)
 
     def add(self, t_capture_ns: int, stamps: dict, now_ns: int | None = None) -> dict[str, float]:
-        now_ns = now_ns or time.monotonic_ns()
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
         lat = stage_latencies_ms(t_capture_ns, stamps)
         for stage, ms in lat.items():
             self.samples[stage].append(ms)
@@ -64,7 +66,7 @@ class LatencyMonitor:
             if budget is not None and ms > budget:
                 self.violations[stage] += 1
         self.count += 1
-        self.first_ns = self.first_ns or now_ns
+        self.first_ns = now_ns if self.first_ns is None else self.first_ns
         self.last_ns = now_ns
         self._recent_times.append(now_ns)
         return lat
@@ -91,20 +93,19 @@ class LatencyMonitor:
         }
 
 
-def status_line(model: str, captured: int, published: int, dropped: int, live: dict,
+def status_line(model: str, captured: int, published: int, dropped: int, live: LiveStats,
                 restarts: int = 0) -> str:
     """One line for the terminal, e.g.
 
     online | 17.8 fps | e2e p50 52 p95 71 ms | infer p50 44 ms | cap 120 pub 108 drop 12 | over budget 3
     """
-    lat = live.get("latency_ms", {})
 
     def ms(stage, q):
-        v = lat.get(stage, {}).get(q)
+        v = live.latency_ms.get(stage, {}).get(q)
         return "-" if v is None else f"{v:.0f}"
 
-    over = sum(live.get("budget_violations", {}).values())
-    line = (f"{model} | {live.get('fps', 0.0):5.1f} fps | e2e p50 {ms('end_to_end', 'p50')} "
+    over = sum(live.budget_violations.values())
+    line = (f"{model} | {live.fps:5.1f} fps | e2e p50 {ms('end_to_end', 'p50')} "
             f"p95 {ms('end_to_end', 'p95')} ms | infer p50 {ms('infer', 'p50')} ms | "
             f"cap {captured} pub {published} drop {dropped} | over budget {over}")
     if restarts:

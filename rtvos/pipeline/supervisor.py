@@ -15,13 +15,14 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import zmq
 
 from rtvos import messages
 from rtvos.config import RunConfig, control_endpoint
 from rtvos.pipeline.links import Links
+from rtvos.pipeline.runtime import STARTUP_FAILED
 from rtvos.pipeline.stats import status_line
 from rtvos.transport import check_endpoint, make_socket, private_ipc_dir
 
@@ -35,21 +36,70 @@ class StageState:
     name: str
     proc: subprocess.Popen | None = None
     ready: bool = False
-    final: dict | None = None
+    final: messages.StageReport | None = None
+    died: bool = False                           # exited without a final report, not restarted
     last_seen: float = 0.0
     restarts: int = 0
-    heartbeat: dict = field(default_factory=dict)
-    carried: dict = field(default_factory=dict)  # counters of earlier, dead instances of this stage
+    counters: messages.Counters | None = None    # the running instance's, from its last report
+    carried: messages.Counters | None = None     # the sum of its dead predecessors' last reports
+    live: messages.LiveStats | None = None       # publish: the last live statistics
     stalled: bool = False                        # silent longer than the heartbeat timeout (reported once)
 
+    def __post_init__(self):
+        self.counters = messages.STAGE_COUNTERS[self.name]()
+        self.carried = messages.STAGE_COUNTERS[self.name]()
+
+    def record(self, report: messages.StageReport) -> None:
+        """Counters and live statistics from a heartbeat or the final report."""
+        if report.counters is not None:
+            self.counters = report.counters
+        if report.live is not None:
+            self.live = report.live
+
     def carry_over(self) -> None:
-        """Keep the dead instance's last reported counters: they add to the new instance's."""
-        hb = self.heartbeat
-        for key in ("published", "dropped_infer", "failed", "rejected"):
-            value = hb.get(key)
-            if isinstance(value, int):
-                self.carried[key] = self.carried.get(key, 0) + value
-        self.heartbeat = {}
+        """A dead instance's last reported counters add to its successor's."""
+        self.carried = self.carried + self.counters
+        self.counters = messages.STAGE_COUNTERS[self.name]()
+
+    @property
+    def total(self) -> messages.Counters:
+        return self.carried + self.counters
+
+    @property
+    def ended(self) -> bool:
+        return self.final is not None or self.died
+
+
+def final_statistics(capture: messages.CaptureCounters, infer: messages.InferCounters,
+                     publish: messages.PublishCounters, live: messages.LiveStats) -> dict:
+    """The run's frame accounting and latency from the stages' counters. Every captured frame is
+    published, dropped (at capture or at infer: latest frame wins) or failed; `frames_lost` is the rest,
+    and should be 0 (a stage that died with frames in flight)."""
+    dropped = capture.dropped + infer.dropped
+    return {
+        "frames_captured": capture.captured,
+        "frames_published": publish.published,
+        "frames_dropped": dropped,
+        "frames_dropped_at_capture": capture.dropped,
+        "frames_dropped_at_infer": infer.dropped,
+        "frames_failed": infer.failed,
+        "frames_lost": max(0, capture.captured - publish.published - dropped - infer.failed),
+        "messages_rejected": infer.rejected + publish.rejected,
+        "source_skipped": capture.skipped,
+        "fps": live.fps,
+        "latency_ms": live.latency_ms,
+        "budget_violations": live.budget_violations,
+        "seq_gaps_seen": publish.seq_gaps,
+        **live.metrics,
+    }
+
+
+def exit_code(started: bool, frames_lost: int, stream_error: str) -> int:
+    """`rtvos run`'s exit code: 3 when the pipeline could not start; 1 when frames were lost or the
+    stream ended on an error (e.g. the camera disappeared); else 0."""
+    if not started:
+        return STARTUP_FAILED
+    return 1 if frames_lost or stream_error else 0
 
 
 class Supervisor:
@@ -58,6 +108,7 @@ class Supervisor:
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.stages = {name: StageState(name) for name in ("publish", "infer", "capture")}
+        self.reports_rejected = 0
         self.errors: list[str] = []
         self.stalls = 0
         self.stop_requested = 0
@@ -107,28 +158,25 @@ class Supervisor:
             except zmq.Again:
                 return
             try:
-                rep = messages.unpack_header(data)
+                report = messages.decode_report(data)
             except messages.MessageError:
+                self.reports_rejected += 1
                 continue
-            st = self.stages.get(rep.get("stage"))
-            if st is None:
-                continue
+            st = self.stages[report.stage]
             st.last_seen = time.monotonic()
-            event = rep.get("event")
-            if event == "ready":
+            st.record(report)
+            if report.event == "ready":
                 st.ready = True
-            elif event == "heartbeat":
-                st.heartbeat = rep
-            elif event == "final":
-                st.final = rep
-            elif event == "error":
-                self.errors.append(f"{st.name}: {rep.get('message')}")
-                self.say(f"{st.name}: {rep.get('message')}")
+            elif report.event == "final":
+                st.final = report
+            elif report.event == "error":
+                self.errors.append(f"{st.name}: {report.error}")
+                self.say(f"{st.name}: {report.error}")
 
     def _check_children(self) -> None:
         timeout = self.cfg.monitor.heartbeat_timeout_s
         for st in self.stages.values():
-            if st.proc is None or st.final is not None or st.proc.poll() is not None:
+            if st.proc is None or st.ended or st.proc.poll() is not None:
                 continue
             silent = time.monotonic() - st.last_seen
             if silent > timeout and not st.stalled:
@@ -140,13 +188,13 @@ class Supervisor:
                 st.stalled = False
                 self.say(f"{st.name} stage is back")
         for st in self.stages.values():
-            if st.proc is None or st.final is not None:
+            if st.proc is None or st.ended:
                 continue
             code = st.proc.poll()
             if code is None:
                 continue
             self._pump(0)
-            if st.final is not None:
+            if st.ended:
                 continue
             msg = f"{st.name} stage died (exit code {code})"
             self.errors.append(msg)
@@ -160,7 +208,7 @@ class Supervisor:
                 self._spawn(st.name)
             else:
                 self.say(f"{msg}; stopping the run")
-                st.final = {"died": True, "exit_code": code}
+                st.died = True
                 self.stop_requested = max(self.stop_requested, 1)
 
     def _show_status(self, force: bool = False) -> None:
@@ -169,12 +217,9 @@ class Supervisor:
         if not force and now - self._last_status < interval:
             return
         self._last_status = now
-        cap = self.stages["capture"].heartbeat
-        inf = self.stages["infer"].heartbeat
-        pub = self.stages["publish"].heartbeat
-        live = pub.get("live", {})
-        dropped = cap.get("dropped", 0) + inf.get("dropped_infer", 0)
-        line = status_line(self.cfg.model.name, cap.get("captured", 0), pub.get("published", 0), dropped, live,
+        cap, inf, pub = (self.stages[n].total for n in ("capture", "infer", "publish"))
+        line = status_line(self.cfg.model.name, cap.captured, pub.published, cap.dropped + inf.dropped,
+                           self.stages["publish"].live or messages.LiveStats(),
                            sum(s.restarts for s in self.stages.values()))
         if self.tty:
             self.stream.write("\r" + line.ljust(110)[:160])
@@ -221,7 +266,7 @@ class Supervisor:
             if ok:
                 self.say(f"running (loaded in {time.monotonic() - t_start:.1f} s)")
                 self._watch()
-            code = self._shutdown()
+            self._shutdown()
         finally:
             for s, h in old.items():
                 signal.signal(s, h)
@@ -231,14 +276,13 @@ class Supervisor:
                 shutil.rmtree(self._ipc_dir, ignore_errors=True)
         self.result = self._final_stats(time.monotonic() - t_start)
         self._write_stats(self.result)
-        if not ok:
-            return 3
-        return code
+        capture = self.stages["capture"].final
+        return exit_code(ok, self.result["frames_lost"], capture.error if capture is not None else "")
 
     def _watch(self) -> None:
         capture_stopped = False
         drain_deadline = None
-        while self.stages["publish"].final is None:
+        while not self.stages["publish"].ended:
             self._pump(100)
             self._check_children()
             self._show_status()
@@ -255,7 +299,7 @@ class Supervisor:
         if self._status_shown and self.tty:
             self.stream.write("\n")
 
-    def _shutdown(self) -> int:
+    def _shutdown(self) -> None:
         for name in ("capture", "infer", "publish"):
             proc = self.stages[name].proc
             if proc is not None and proc.poll() is None:
@@ -273,50 +317,22 @@ class Supervisor:
                 st.proc.kill()
                 st.proc.wait()
         self._pump(50)
-        return 0
 
     # ---------------------------------------------------------------------------------------- stats
     def _final_stats(self, duration_s: float) -> dict:
-        cap = self.stages["capture"].final or {}
-        inf = self.stages["infer"].final or {}
-        pubf = self.stages["publish"].final or {}
-        # After a restart the dead stage's counters are gone; the heartbeat holds the last known ones.
-        cap_hb, inf_hb = self.stages["capture"].heartbeat, self.stages["infer"].heartbeat
-        summary = pubf.get("summary") or self.stages["publish"].heartbeat.get("live", {})
-        captured = cap.get("frames_captured", cap_hb.get("captured", 0))
-        dropped_capture = cap.get("dropped_capture", cap_hb.get("dropped", 0))
-        inf_c, pub_c = self.stages["infer"].carried, self.stages["publish"].carried
-        dropped_infer = inf.get("dropped_infer", inf_hb.get("dropped_infer", 0)) + inf_c.get("dropped_infer", 0)
-        failed = inf.get("failed", inf_hb.get("failed", 0)) + inf_c.get("failed", 0)
-        published = summary.get("published", 0) + pub_c.get("published", 0)
-        dropped = dropped_capture + dropped_infer
-        stats = {
+        cap, inf, pub = (self.stages[n].total for n in ("capture", "infer", "publish"))
+        return {
             "model": self.cfg.model.name,
             "source": self.cfg.source.spec,
             "endpoint": self.cfg.endpoints.publish,
             "duration_s": round(duration_s, 3),
-            "frames_captured": captured,
-            "frames_published": published,
-            "frames_dropped": dropped,
-            "frames_dropped_at_capture": dropped_capture,
-            "frames_dropped_at_infer": dropped_infer,
-            "frames_failed": failed,
-            "frames_lost": max(0, captured - published - dropped - failed),
-            "messages_rejected": inf.get("rejected", 0) + summary.get("rejected", 0) + inf_c.get("rejected", 0),
-            "source_skipped": cap.get("source_skipped", 0),
-            "fps": summary.get("fps", 0.0),
-            "latency_ms": summary.get("latency_ms", {}),
+            **final_statistics(cap, inf, pub, self.stages["publish"].live or messages.LiveStats()),
             "budgets_ms": self.cfg.budgets.as_dict(),
-            "budget_violations": summary.get("budget_violations", {}),
-            "seq_gaps_seen": summary.get("seq_gaps", 0),
             "restarts": {n: s.restarts for n, s in self.stages.items()},
             "stalls": self.stalls,
+            "reports_rejected": self.reports_rejected,
             "errors": self.errors,
         }
-        for key in ("gt_frames", "live_iou", "road_error_rate"):
-            if key in summary:
-                stats[key] = summary[key]
-        return stats
 
     def _write_stats(self, stats: dict) -> None:
         e2e = stats["latency_ms"].get("end_to_end", {})
@@ -334,12 +350,5 @@ class Supervisor:
 
 
 def run_pipeline(cfg: RunConfig) -> int:
-    """Run until the source ends or Ctrl-C. Exit code 0 when every captured frame was published or
-    counted as dropped/failed; 1 when frames were lost (a stage died with frames in flight) or the
-    source failed mid-stream (e.g. the camera disappeared); 3 when the pipeline could not start."""
-    sup = Supervisor(cfg)
-    code = sup.run()
-    capture = sup.stages["capture"].final or {}
-    if code == 0 and (sup.result["frames_lost"] or capture.get("error")):
-        code = 1
-    return code
+    """Run until the source ends or Ctrl-C; the exit code is `exit_code`'s."""
+    return Supervisor(cfg).run()

@@ -56,6 +56,10 @@ class LimitedSource(Source):
     def close(self) -> None:
         self.source.close()
 
+    @property
+    def skipped(self) -> int:
+        return self.source.skipped
+
     def __getattr__(self, attr):  # only called for attributes not found on the wrapper
         if attr == "source":
             raise AttributeError(attr)

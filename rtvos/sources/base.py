@@ -50,10 +50,12 @@ class Source(abc.ABC):
     `frames()` yields Frames until the source is exhausted (files) or closed (live).  Pacing: when `fps`
     is set, frames are released at that rate in real time (a live camera paces itself); `fps=None` means
     as fast as possible.  Sources are context managers; `close()` releases devices and files.
+    `skipped` counts the frames a source passed over because they could not be read (the stream goes on).
     """
 
     name: str = "source"
     fps: float | None = None
+    skipped: int = 0
 
     @abc.abstractmethod
     def frames(self) -> Iterator[Frame]:

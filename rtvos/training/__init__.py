@@ -1,7 +1,4 @@
-"""Offline training of the learned parts of the segmenters (the backbone stays frozen).
-
-    python -m rtvos.training.crvos_train --davis-root <root> --minutes 60    # CRVOS decoder
-
-Each trainer exposes `add_arguments(parser)` and `main(argv=None) -> int` so the `rtvos` command can
-mount it as a sub-command.
+"""What every trainer shares: the one training loop (loop.py), the data split, options and provenance
+(common.py), the backbone feature cache (feature_cache.py) and synthetic clips (lucid.py).  The
+trainers themselves live with their models (rtvos/models/<name>/train.py); `rtvos train <name>` runs one.
 """

@@ -1,10 +1,9 @@
-"""What every trainer shares: the data split, run bookkeeping (log, atomic checkpoints, provenance
-sidecars) and the learning-rate schedule over a wall-time or step budget."""
+"""What every training run shares besides the loop (loop.py): the data split, the options, the run log,
+provenance, and the learning-rate schedule over a wall-time or step budget."""
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -15,6 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+
+from rtvos.models.checkpoint import file_sha256
 
 # Held out of every training run; the numbers in benchmarks/RESULTS.md are on these.
 DEV_SEQUENCES = ("bear", "bmx-bumps", "car-turn", "dance-jump", "hike", "motocross-bumps", "soccerball")
@@ -35,10 +36,6 @@ def split_sequences(root: Path, prog: str) -> tuple[list[str], list[str]]:
         raise SystemExit(f"{prog}: no DAVIS data at {root} (give --davis-root or set RTVOS_DAVIS_ROOT)")
     names = DavisDataset(root).sequence_names()
     return [s for s in names if s not in DEV_SEQUENCES], [s for s in DEV_SEQUENCES if s in names]
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def provenance(sources: list[Path]) -> dict:
@@ -65,20 +62,6 @@ class RunLog:
             f.write(json.dumps(record) + "\n")
 
 
-def save_atomic(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def small_state_dict(module: torch.nn.Module, limit_bytes: int = 5 << 20) -> dict:
-    """The module's state dict on the CPU; fp16 when fp32 would exceed `limit_bytes`."""
-    state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
-    if sum(v.numel() * v.element_size() for v in state.values()) > limit_bytes:
-        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    return state
-
-
 def lr_factor(args, step: int, elapsed: float) -> float:
     """Cosine decay to 10 % over the budget (--minutes and/or --steps), or 1 with --schedule constant."""
     if getattr(args, "schedule", "cosine") == "constant":
@@ -98,8 +81,9 @@ def settings(args: argparse.Namespace) -> dict:
 
 
 def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt_every: int, log_every: int,
-                      smoke: str) -> argparse.ArgumentParser:
-    """The options every trainer takes: data, run folder, budget, schedule, checkpoints, engine, seed."""
+                      eval_every: float) -> argparse.ArgumentParser:
+    """The options every trainer takes: data, run folder, budget, schedule, checkpoints, dev checks,
+    engine, seed."""
     p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
     p.add_argument("--out", type=Path, default=None, help=f"run folder: log.jsonl, last.pt, best.pt, best.json (default runs/{model}; --smoke: a temp dir)")
     p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
@@ -109,17 +93,19 @@ def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt
     p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
     p.add_argument("--ckpt-every", type=int, default=ckpt_every, help="write last.pt every N steps")
     p.add_argument("--log-every", type=int, default=log_every, help="log the mean loss every N steps")
+    p.add_argument("--eval-every", type=float, default=eval_every, help="dev check every N minutes (<= 0: only at the end)")
+    p.add_argument("--no-dev", action="store_true", help="no dev check (best = last)")
     p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
     p.add_argument("--backend", default="auto", help="backbone engine (features are always fp32)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--smoke", action="store_true", help=smoke)
+    p.add_argument("--smoke", action="store_true", help="a run of seconds, for CI: 2 sequences x 8 frames, 3 steps, a temp dir")
     return p
 
 
-def command_line(module: str, argv: list[str] | None) -> str:
-    """The command a run records: `python -m <module> <arguments>`."""
+def command_line(model: str, argv: list[str] | None) -> str:
+    """The command a run records: `rtvos train <model> <arguments>`."""
     import shlex  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
-    return shlex.join(["python", "-m", module] + (list(argv) if argv is not None else sys.argv[1:]))
+    return shlex.join(["rtvos", "train", model] + (list(argv) if argv is not None else sys.argv[1:]))

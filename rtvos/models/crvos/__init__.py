@@ -1,0 +1,18 @@
+"""`crvos`: CRVOS, the Clue-refining real-time decoder (papers/crvos-clue-refining-network.txt).
+
+net.py        the Clue and the decoder (three transposed-convolution refine modules)
+segmenter.py  the model behind the protocol: backbone + decoder, one decoder call for all objects
+train.py      `rtvos train crvos`: the decoder on recurrent clips of cached backbone features
+crvos.pt      the packaged decoder (and crvos.json, how it was trained)
+"""
+
+from rtvos.models.spec import ModelSpec
+
+TRAIN_COMMAND = "rtvos train crvos"
+
+SPECS = (
+    ModelSpec("crvos", "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules "
+              "(trained decoder)", package=__name__, segmenter="rtvos.models.crvos.segmenter:CRVOSSegmenter",
+              trainer="rtvos.models.crvos.train", checkpoint="crvos.pt"),
+)
+SPEC = SPECS[0]

@@ -1,0 +1,204 @@
+"""`rtvos train crvos`: the CRVOS decoder on DAVIS (the EfficientNet-Lite0 backbone is frozen), in the
+shared training loop (rtvos.training.loop).
+
+    rtvos train crvos --minutes 60       # the packaged decoder came from this (see crvos.json)
+    rtvos train crvos --smoke            # a run of seconds, for CI
+
+1. **Feature cache** (rtvos.training.feature_cache): backbone features and soft masks of every train
+   frame under --variants fixed augmentation variants, computed once and reused by later runs.
+2. **Recurrent clips.**  A batch of clips of --clip-len frames (random sequence, variant, start, and
+   frame step 1..--max-step to simulate faster motion).  Frame 0's ground truth is the first Clue;
+   after that the model's own detached foreground probability is.  With some probability a Clue is
+   perturbed (shifted, dilated or eroded) so the model learns to correct drift.  Cross-entropy (NLL of
+   the softmax) on frames 1.. at the processing resolution; Adam; cosine decay of the learning rate
+   over the run's budget.  --lucid-clips adds synthetic clips (rtvos.training.lucid).
+3. **Dev check**: J&F of `crvos` on the dev split every --eval-every minutes; the best is kept.
+
+The dev sequences are never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rtvos.models.crvos.net import CRVOSDecoder, make_clue
+from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
+from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
+from rtvos.training import loop
+from rtvos.training.feature_cache import (DEFAULT_CACHE_DIR, FeatureCache, add_cache_arguments, build_lucid_cache,
+                                          cache_from_arguments)
+
+HERE = Path(__file__).resolve()
+
+
+# ------------------------------------------------------------------------------------------ clips
+def sample_clips(cache: FeatureCache, batch: int, clip_len: int, max_step: int, rng: np.random.Generator,
+                 min_area: float = 20.0) -> np.ndarray:
+    """(batch, clip_len) cache rows: random block (sequence and variant), frame step 1..max_step, start;
+    clips whose first frame shows less than `min_area` foreground pixels are redrawn."""
+    rows = []
+    while len(rows) < batch:
+        _, _, first, length = cache.blocks[rng.integers(len(cache.blocks))]
+        top_step = max(1, min(max_step, (length - 1) // max(1, clip_len - 1)))
+        step = int(rng.integers(1, top_step + 1))
+        span = (clip_len - 1) * step
+        if span >= length:
+            continue
+        start = first + int(rng.integers(0, length - span))
+        if cache.area[start] < min_area:
+            continue
+        rows.append(start + step * np.arange(clip_len))
+    return np.stack(rows)
+
+
+def load_clips(cache: FeatureCache, rows: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """Tensors (T, B, ...) for f4, f8, f16 (float32) and the soft masks (float 0..1, T x B x 1 x H x W)."""
+    flat = rows.T.reshape(-1)
+    t, b = rows.shape[1], rows.shape[0]
+
+    def take(a: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(a[flat])).float()
+        return x.view(t, b, *x.shape[1:])
+
+    masks = take(cache.masks).div_(255.0).unsqueeze(2)
+    return take(cache.f4), take(cache.f8), take(cache.f16), masks
+
+
+def perturb_masks(prob: torch.Tensor, p: float, rng: np.random.Generator, max_shift: float = 0.08,
+                  max_kernel: int = 15) -> torch.Tensor:
+    """With probability `p` per sample: shift (up to `max_shift` of the size) and dilate or erode
+    (square kernel up to `max_kernel`) a Bx1xHxW soft mask -- a drifting Clue to learn to correct."""
+    if p <= 0:
+        return prob
+    out = prob.clone()
+    h, w = prob.shape[-2:]
+    for i in range(prob.shape[0]):
+        if rng.random() >= p:
+            continue
+        m = out[i:i + 1]
+        dy, dx = (int(rng.integers(-int(max_shift * s), int(max_shift * s) + 1)) for s in (h, w))
+        m = torch.roll(m, shifts=(dy, dx), dims=(2, 3))
+        if dy > 0:
+            m[..., :dy, :] = 0
+        elif dy < 0:
+            m[..., dy:, :] = 0
+        if dx > 0:
+            m[..., :, :dx] = 0
+        elif dx < 0:
+            m[..., :, dx:] = 0
+        k = int(rng.integers(1, max_kernel // 2 + 1)) * 2 + 1
+        if rng.random() < 0.5:
+            m = F.max_pool2d(m, k, stride=1, padding=k // 2)
+        else:
+            m = -F.max_pool2d(-m, k, stride=1, padding=k // 2)
+        out[i:i + 1] = m
+    return out
+
+
+def clip_loss(decoder: CRVOSDecoder, clips: tuple[torch.Tensor, ...], rng: np.random.Generator,
+              perturb_first: float, perturb_later: float, bf16: bool = False) -> float:
+    """Run a batch of clips recurrently and back-propagate the cross-entropy of frames 1..T-1 (each
+    frame's graph is separate -- the Clue is detached -- so backward runs per frame).  Returns the mean loss."""
+    f4, f8, f16, masks = clips
+    steps = masks.shape[0] - 1
+    feat16_hw = tuple(f16.shape[-2:])
+    prev = perturb_masks(masks[0], perturb_first, rng)
+    total = 0.0
+    for t in range(1, steps + 1):
+        clue = make_clue(prev, feat16_hw)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            logits = decoder(f4[t], f8[t], f16[t], clue)
+        logits = logits.float()
+        target = (masks[t, :, 0] >= 0.5).long()
+        loss = F.cross_entropy(logits, target) / steps
+        loss.backward()
+        total += float(loss.detach()) * steps
+        prev = perturb_masks(torch.softmax(logits.detach(), dim=1)[:, 1:2], perturb_later, rng)
+    return total / steps
+
+
+def dev_eval(decoder: CRVOSDecoder, backbone: Backbone, root: Path, sequences: list[str], out_dir: Path,
+             height: int, max_frames: int | None) -> dict:
+    """J&F of a copy of `decoder` on the dev sequences (backbone via ONNX Runtime, decoder eager)."""
+    from rtvos.evaluation.runner import evaluate
+
+    frozen = copy.deepcopy(decoder).eval()  # the torch engine switches its module to eval/channels_last
+    summary = evaluate(lambda: CRVOSSegmenter(backbone=backbone, decoder=frozen, height=height, decoder_backend="torch",
+                                              precision="fp32"),
+                       root, out_dir, sequences=list(sequences), progress=False, max_frames=max_frames)
+    return {k: summary[k] for k in ("J", "F", "JF", "fps", "frames")} | {
+        "per_sequence": {s: round((v["J"] + v["F"]) / 2, 4) for s, v in summary["sequences"].items()}}
+
+
+class CRVOSTrainer(loop.Trainer):
+    model = "crvos"
+    best_metric = "JF"
+    lr, ckpt_every, log_every, eval_every = 1e-4, 50, 10, 8.0
+    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("segmenter.py"),
+               HERE.parents[1] / "shared" / "backbone.py")
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        add_cache_arguments(p)
+        p.add_argument("--clip-len", type=int, default=8)
+        p.add_argument("--max-step", type=int, default=3, help="frame step drawn from 1..N per clip")
+        p.add_argument("--batch", type=int, default=4, help="clips per step")
+        p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
+        p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
+        p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
+        p.add_argument("--lucid-clips", type=int, default=0, help="synthetic 'lucid dreaming' clips to add (0 = none; see rtvos/training/lucid.py)")
+        p.add_argument("--lucid-len", type=int, default=12, help="frames per synthetic clip (>= --clip-len)")
+        p.add_argument("--lucid-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
+        p.add_argument("--init", type=Path, default=None, help="start from these decoder weights (e.g. rtvos/models/crvos/crvos.pt)")
+        p.add_argument("--dev-max-frames", type=int, default=None, help="dev check on the first N frames of each sequence")
+
+    def smoke(self, args: argparse.Namespace) -> None:
+        args.variants, args.batch, args.no_dev = 1, 2, True
+        args.lucid_clips, args.lucid_len = 2, args.clip_len
+        args.cache_dir = args.cache_dir or args.out / "cache"
+
+    def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
+        if args.lucid_clips > 0 and args.lucid_len < args.clip_len:
+            raise SystemExit(f"rtvos train crvos: --lucid-len ({args.lucid_len}) must be >= --clip-len ({args.clip_len})")
+        self.args, self.root, self.dev = args, root, dev
+        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos")
+        info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
+                                                           "variants": args.variants}}
+        self.lucid = None
+        if args.lucid_clips > 0:
+            self.lucid = build_lucid_cache(root, train, size_hw, args.lucid_clips, args.lucid_len, args.seed,
+                                           args.cache_dir or DEFAULT_CACHE_DIR, args.backend)
+            info["lucid"] = {"clips": args.lucid_clips, "frames": len(self.lucid.masks), "p": args.lucid_p}
+        self.backbone = Backbone(taps=PYRAMID_TAPS) if dev else None
+        return info
+
+    def build(self, args: argparse.Namespace) -> CRVOSDecoder:
+        self.decoder = CRVOSDecoder()
+        if args.init is not None:
+            self.decoder.load_state_dict(load_decoder(args.init).state_dict())
+        return self.decoder
+
+    def step(self, rng: np.random.Generator) -> float:
+        a = self.args
+        source = self.lucid if self.lucid is not None and rng.random() < a.lucid_p else self.cache
+        rows = sample_clips(source, a.batch, a.clip_len, a.max_step, rng)
+        return clip_loss(self.decoder, load_clips(source, rows), rng, a.perturb_first, a.perturb_later, a.bf16)
+
+    def evaluate(self) -> dict | None:
+        if not self.dev:
+            return None
+        return dev_eval(self.decoder, self.backbone, self.root, self.dev, self.args.out / "dev-eval", self.args.height,
+                        self.args.dev_max_frames)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return loop.main(CRVOSTrainer(), argv, __doc__.split("\n\n")[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""`online`, `frtm` and `frtm-fast` behind the segmenter protocol.
+
+`online` is FRTM's discriminative target model D alone, on a frozen EfficientNet-Lite0. Start: the first frame and augmented copies of it (cut out / inpaint / warp / paste) go through the
+backbone; one target model per object is fitted by Gauss-Newton/CG (5 GN steps).  Each new frame:
+features -> D -> coarse scores at stride 16 -> bilinear up-sampling to the frame -> (soft aggregation
+across objects) -> label mask.  The predicted mask goes back into each object's bounded sample memory,
+and w2 is refitted every `update_every` frames.  No refinement network.
+
+`frtm` = D + the offline-trained, target-agnostic refinement network R (net.py) that turns D's coarse
+scores into a fine mask. Per frame: backbone taps at strides 4/8/16 -> per object D's stride-16 scores
+-> R (all objects in one batch) -> sigmoid -> up-sampled to the frame -> soft aggregation -> label mask,
+which also feeds each object's sample memory (so D learns from R's refined masks). The GN/CG step stays
+eager; the backbone and R go through the engine layer (ONNX Runtime on the CPU by default).
+Presets (paper, section 4): `frtm` uses c = 96, t_s = 8, 5 GN steps; `frtm-fast` (FAST_PRESET in the
+package) c = 32, t_s = 16, 4 GN steps, 5 CG iterations per update, and a smaller processing size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from rtvos.engines import EngineCache
+from rtvos.models.checkpoint import load_network
+from rtvos.models.frtm import FRTM_SPEC, TRAIN_COMMAND
+from rtvos.models.frtm.augment import augment_first_frame
+from rtvos.models.frtm.memory import SampleMemory
+from rtvos.models.frtm.net import RefinementNetwork
+from rtvos.models.frtm.target_model import TargetModel
+from rtvos.models.protocol import Segmenter
+from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.backbone import PYRAMID_TAPS, STRIDE16_TAP, Backbone, preprocess, processing_size
+from rtvos.models.shared.int8_calibration import backbone_int8
+
+
+@dataclass
+class OnlineConfig:
+    height: int = 288            # processing height (width follows the aspect ratio), multiple of 32
+    channels: int = 96           # c, the target model's hidden channels
+    augmentations: int = 11      # augmented first-frame samples (plus the original, weighted twice)
+    gn_steps: int = 5            # first frame: GN steps ...
+    cg_first: int = 5            # ... CG iterations in the first GN step ...
+    cg_iterations: int = 10      # ... and in the others
+    update_every: int = 8        # t_s: refit w2 every t_s frames
+    update_cg: int = 10          # CG iterations per update
+    amortize: bool = True        # spread each update's CG iterations over the next t_s frames
+    memory: int = 80             # K_max samples per object
+    eta: float = 0.1             # memory learning rate
+    min_pixels: int = 10         # skip memory updates when the predicted mask is this small
+    threshold: float = 0.5       # on the up-sampled score
+    reg: float = 1e-4            # lambda for w1 and w2
+    seed: int = 0
+    backend: str = "auto"        # backbone engine: auto (onnxruntime if installed) | torch | onnxruntime
+    precision: str = "int8"      # onnxruntime backbone: int8 (calibrated on synthetic frames) | fp32
+
+
+class OnlineSegmenter(Segmenter):
+    """The target model alone. FRTM changes what turns coarse scores into probabilities
+    (`_probabilities`), which backbone taps it needs (`taps`) and its options (`config_class`)."""
+
+    name = "online"
+    taps: tuple[int, ...] = (STRIDE16_TAP,)
+    config_class = OnlineConfig
+
+    def __init__(self, backbone: Backbone | None = None, **options):
+        super().__init__(**options)
+        if self.cfg.height % 32:
+            raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
+        self.backbone = backbone or Backbone(taps=self.taps)
+        self.backbone_engines = EngineCache(self.backbone, self.cfg.backend, backbone_int8(self.cfg.precision))
+
+    # ------------------------------------------------------------------------------------- features
+    def _features(self, images: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+        """Backbone features at every tap (the last is stride 16, what the target model sees)."""
+        return self.backbone_engines(torch.cat([preprocess(im, self.proc_hw) for im in images]))
+
+    def _labels(self, label: np.ndarray, k: int) -> torch.Tensor:
+        fh, fw = self.feat_hw
+        y = cv2.resize((label == k).astype(np.float32), (fw, fh), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(y)[None]
+
+    # ---------------------------------------------------------------------------------------- start
+    def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
+        h, w = self.frame_hw
+        self.proc_hw = processing_size(h, w, self.cfg.height)
+        self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
+        self._rng = np.random.default_rng(self.cfg.seed)
+        self._gen = torch.Generator().manual_seed(self.cfg.seed)
+        self.models: dict[int, TargetModel] = {}
+        self.memories: dict[int, SampleMemory] = {}
+        dataset = self._first_frame_dataset(frame, label)
+        for k in self.ids:
+            self._fit_object(k, *dataset)
+        self.frames_seen = 0
+        self._updates: list = []  # running amortised updates (generators)
+
+    def _first_frame_dataset(self, frame: np.ndarray, label: np.ndarray):
+        """The frame and its augmented copies at processing size: (label masks, stride-16 features,
+        sample weights: the original counts twice)."""
+        small = cv2.resize(frame, self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
+        small_label = cv2.resize(label, self.proc_hw[::-1], interpolation=cv2.INTER_NEAREST)
+        samples = [(small, small_label)] + augment_first_frame(small, small_label, self.cfg.augmentations, self._rng)
+        feats = torch.cat([self._features([im])[-1] for im, _ in samples])
+        gamma = torch.ones(len(samples))
+        gamma[0] = 2.0
+        return [lab for _, lab in samples], feats, gamma / gamma.sum()
+
+    def _fit_object(self, k: int, labels_full: list[np.ndarray], feats: torch.Tensor, gamma: torch.Tensor) -> None:
+        """A new target model and memory for object k, fitted on the first-frame dataset."""
+        labels = torch.stack([self._labels(lab, k) for lab in labels_full])
+        if float(labels[0].sum()) < 1e-3:  # object smaller than one feature cell: keep it visible
+            labels[0] = torch.from_numpy(
+                cv2.resize((labels_full[0] == k).astype(np.float32), self.feat_hw[::-1],
+                           interpolation=cv2.INTER_LINEAR) > 0).float()[None]
+        tm = TargetModel(feats.shape[1], self.cfg.channels, self.cfg.reg, self.cfg.reg, generator=self._gen)
+        tm.fit(feats, labels, gamma, self.cfg.gn_steps, self.cfg.cg_first, self.cfg.cg_iterations)
+        mem = SampleMemory(self.cfg.memory, self.cfg.eta)
+        with torch.no_grad():
+            mem.initialize(tm.project(feats), labels, gamma)
+        self.models[k], self.memories[k] = tm, mem
+
+    # ------------------------------------------------------------------------ objects come and go
+    def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        """Fit a target model for the new (or re-drawn) object on `frame`; the others keep theirs."""
+        self._fit_object(object_id, *self._first_frame_dataset(frame, label))
+        return sorted(set(self.ids) | {object_id})
+
+    def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        del self.models[object_id], self.memories[object_id]
+        return [k for k in self.ids if k != object_id]
+
+    # ----------------------------------------------------------------------------------------- step
+    def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        pyramid = self._features([frame])
+        projected, coarse = {}, []
+        with torch.no_grad():
+            for k in self.ids:
+                z = self.models[k].project(pyramid[-1])
+                coarse.append(self.models[k].score_projected(z))
+                projected[k] = z[0]
+        label, scores = merge_probabilities(self._probabilities(pyramid, torch.cat(coarse)), self.ids,
+                                            self.cfg.threshold)
+        self._update_memories(label, projected)
+        return label, scores
+
+    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
+        """Per object, the foreground probability at full frame resolution. `coarse`: the target
+        models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly up-sampled."""
+        h, w = self.frame_hw
+        return [cv2.resize(s[0].clamp(0, 1).numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for s in coarse]
+    def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor]) -> None:
+        """Add this frame to each object's memory; every t_s frames refit w2.
+
+        Amortised (default): the update works on a snapshot of the memory and runs
+        ceil(update_cg / t_s) CG iterations per frame, so it ends within t_s frames with exactly the
+        w2 the all-at-once update would give on that snapshot, and no frame pays ~100 ms for it.
+        """
+        self.frames_seen += 1
+        cfg = self.cfg
+        for k in self.ids:
+            if np.count_nonzero(label == k) >= cfg.min_pixels:
+                self.memories[k].add(projected[k], self._labels(label, k))
+        if self.frames_seen % cfg.update_every == 0:
+            self._drain_updates(None)  # an unfinished update completes before the next one starts
+            for k in self.ids:
+                z, y, g = (t.clone() for t in self.memories[k].active()) if cfg.amortize \
+                    else self.memories[k].active()
+                self._updates.append(self.models[k].update_steps(z, y, g, cfg.update_cg))
+            if not cfg.amortize:
+                self._drain_updates(None)
+                return
+        self._drain_updates(-(-cfg.update_cg // cfg.update_every))
+
+    def _drain_updates(self, iterations: int | None) -> None:
+        """Advance the running updates by `iterations` CG iterations each (None: to the end)."""
+        running = []
+        for gen in self._updates:
+            n = 0
+            for _ in gen:
+                n += 1
+                if iterations is not None and n >= iterations:
+                    running.append(gen)
+                    break
+        self._updates = running
+
+
+# ------------------------------------------------------------------------------------------- FRTM
+@dataclass
+class FRTMConfig(OnlineConfig):
+    checkpoint: str | None = None   # R's weights (default: the packaged rtvos/models/frtm/refiner.pt)
+
+
+def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
+    """R with the weights at `path` (default: the packaged refiner.pt), frozen, in eval mode."""
+    network = load_network(path or FRTM_SPEC.checkpoint_path, RefinementNetwork, "FRTM refinement network",
+                           TRAIN_COMMAND)
+    return network.requires_grad_(False)
+
+
+class FRTMSegmenter(OnlineSegmenter):
+    name = "frtm"
+    taps = PYRAMID_TAPS
+    config_class = FRTMConfig
+
+    def __init__(self, backbone: Backbone | None = None, refiner: RefinementNetwork | None = None, **options):
+        super().__init__(backbone, **options)
+        self.refiner = refiner if refiner is not None else load_refiner(self.cfg.checkpoint)
+        self.refiner_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
+
+    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
+        f4, f8, f16 = pyramid
+        k = coarse.shape[0]
+        inputs = tuple(t.expand(k, *t.shape[1:]).contiguous() for t in (f4, f8, f16)) + (coarse.contiguous(),)
+        logits = self.refiner_engines(*inputs)[0]
+        h, w = self.frame_hw
+        probs = torch.sigmoid(logits[:, 0]).numpy()
+        return [cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in probs]

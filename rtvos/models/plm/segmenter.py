@@ -1,0 +1,176 @@
+"""`plm` / `plm-p`: pixel-level matching (PLM), as the paper runs it.
+
+start(): the pre-trained matching network (plm.pt in this package) is copied and fine-tuned on the
+first frame only -- about 150 (query, search) pairs made from it (search margins 10/30/50 %, >= 50 %
+overlap, translation and flips), the extractor frozen, compressors / FC / decoding convs trained --
+within a step and time budget, with a progress bar.  Each object's query (its box + 25 %, background
+removed) is compressed once.  The network is never updated again (the paper: updates drift).
+
+step(): for each object, nine candidate boxes around its previous box (`geometry.candidate_boxes`),
+cropped to 96x96 and matched against the query in one batch; the 48x48 maps are resized back onto
+their boxes and averaged where they overlap, then thresholded.  `plm-p` (postprocess=True) adds the
+weighted median filter (5x5, 3 passes) guided by the frame.
+
+full_frame=True (thermal road): query and search are the whole frame, the nine candidates the frame
+on a 3x3 grid of small offsets.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from rtvos.models.checkpoint import load_network
+from rtvos.models.plm import SPEC, TRAIN_COMMAND
+from rtvos.models.plm.geometry import (Box, accumulate, candidate_boxes, crop, full_frame_boxes, mask_box,
+                                       weighted_median)
+from rtvos.models.plm.net import CROP, Extractor, PLMNet
+from rtvos.models.plm.samples import query_crop, search_sample
+from rtvos.models.protocol import Segmenter
+from rtvos.models.shared.aggregate import merge_probabilities
+
+
+def load_pretrained(path: str | Path | None = None) -> PLMNet:
+    """The pre-trained matching network at `path` (default: the packaged plm.pt), in eval mode."""
+    return load_network(path or SPEC.checkpoint_path, PLMNet, "PLM matching network", TRAIN_COMMAND)
+
+
+@dataclass
+class PLMConfig:
+    full_frame: bool = False        # query and search = the whole frame (thermal road)
+    margin: float = 0.3             # candidates: the previous box + this fraction of its size on each side
+    shift: float = 0.1              # ... on a 3x3 grid of offsets of this fraction of the box size
+    threshold: float = 0.5          # on the accumulated foreground probability
+    postprocess: bool = False       # PLM_P: weighted median filter (5x5, 3 passes)
+    finetune_steps: int = 60        # first-frame fine-tuning: Adam steps ...
+    finetune_seconds: float = 10.0  # ... or this much time, whichever ends first (0 = no fine-tuning)
+    finetune_pairs: int = 150       # pairs made from the first frame (shared among the objects)
+    finetune_batch: int = 25
+    finetune_lr: float = 1e-4
+    progress: bool = True           # a progress bar while fine-tuning (stderr)
+    checkpoint: str = ""            # pre-trained network; "" = the packaged rtvos/models/plm/plm.pt
+    backend: str = "auto"           # extractor engine: auto | torch | onnxruntime | tensorrt
+    precision: str = "int8"         # onnxruntime extractor: int8 (calibrated on synthetic frames) | fp32
+    seed: int = 0
+
+
+class PLMSegmenter(Segmenter):
+    """`plm`, and `plm-p` with postprocess=True."""
+
+    name = "plm"
+    config_class = PLMConfig
+
+    def __init__(self, net: PLMNet | None = None, extractor: Extractor | None = None, **options):
+        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified."""
+        super().__init__(**options)
+        if not 0 <= self.cfg.threshold <= 1:
+            raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
+        self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
+        self.extractor = extractor or Extractor(self.cfg.backend, precision=self.cfg.precision)
+        self.finetune_report: dict = {}
+
+    # ------------------------------------------------------------------------------ fine-tuning
+    def _pairs(self, frame: np.ndarray, label: np.ndarray, rng: np.random.Generator):
+        """Query crops (one per object) and (object index, search crop, label map) training samples."""
+        queries, index, searches, labels = [], [], [], []
+        per_object = max(1, self.cfg.finetune_pairs // len(self.ids))
+        for i, k in enumerate(self.ids):
+            m = label == k
+            queries.append(query_crop(frame, m, CROP, self.cfg.full_frame))
+            for _ in range(per_object):
+                x, y = search_sample(frame, m, rng, CROP, self.net.map_size, self.cfg.full_frame, max_angle=0.0)
+                index.append(i)
+                searches.append(x)
+                labels.append(y)
+        return np.stack(queries), np.array(index), np.stack(searches), torch.from_numpy(np.stack(labels))[:, None]
+
+    def _finetune(self, frame: np.ndarray, label: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """Fine-tune `self.net` on pairs from the first frame; returns the queries' extractor features
+        (one per object), which start() compresses into the queries every later frame is matched to."""
+        t_pairs = time.monotonic()
+        rng = np.random.default_rng(self.cfg.seed)
+        torch.manual_seed(self.cfg.seed)
+        queries, index, searches, labels = self._pairs(frame, label, rng)
+        qf, sf = self.extractor(queries, once=True), self.extractor(searches, once=True)
+        t0 = time.monotonic()  # the budget is the optimisation's; making the pairs is bounded by their number
+        steps, losses = 0, []
+        if self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0:
+            opt = torch.optim.Adam(self.net.parameters(), lr=self.cfg.finetune_lr)
+            self.net.train()
+            n, b = len(index), min(self.cfg.finetune_batch, len(index))
+            bar = tqdm(total=self.cfg.finetune_steps, desc=f"{self.name}: fine-tuning on the first frame", unit="step",
+                       disable=not self.cfg.progress, leave=False, mininterval=0.5)
+            while steps < self.cfg.finetune_steps and time.monotonic() - t0 < self.cfg.finetune_seconds:
+                rows = torch.from_numpy(rng.choice(n, size=b, replace=False))
+                qflat, _ = self.net.compress(qf)
+                sflat, skip = self.net.compress([f[rows] for f in sf])
+                logits = self.net(qflat[torch.from_numpy(index)[rows]], sflat, skip)
+                loss = F.binary_cross_entropy_with_logits(logits, labels[rows])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                steps += 1
+                losses.append(float(loss.detach()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}", refresh=False)  # redraws follow mininterval
+            bar.close()
+        self.net.eval()
+        self.finetune_report = {"steps": steps, "pairs": int(len(index)), "seconds": round(time.monotonic() - t0, 2),
+                                "pairs_seconds": round(t0 - t_pairs, 2),
+                                "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+        return qf
+
+    # -------------------------------------------------------------------------------- protocol
+    def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
+        self.net = copy.deepcopy(self.pretrained)
+        query_features = self._finetune(frame, label)
+        with torch.no_grad():
+            self.query_flat, _ = self.net.compress(query_features)
+        self.boxes: dict[int, Box] = {k: mask_box(label == k) for k in self.ids}
+        self._match(frame)  # builds (exports / loads) the extractor engine for the candidate batch now
+
+    def candidates(self, object_id: int) -> list[Box]:
+        if self.cfg.full_frame:
+            return full_frame_boxes(self.frame_hw)
+        return candidate_boxes(self.boxes[object_id], self.cfg.margin, self.cfg.shift)
+
+    def _match(self, frame: np.ndarray) -> list[np.ndarray]:
+        """Each object's HxW foreground probability on `frame` (nine candidates each, one batch)."""
+        boxes = [self.candidates(k) for k in self.ids]
+        crops = np.stack([crop(frame, b, CROP) for bs in boxes for b in bs])
+        with torch.no_grad():
+            sflat, skip = self.net.compress(self.extractor(crops))
+            q = self.query_flat.repeat_interleave(len(boxes[0]), dim=0)
+            maps = torch.sigmoid(self.net(q, sflat, skip))[:, 0].numpy()
+        per = len(boxes[0])
+        return [accumulate(maps[i * per:(i + 1) * per], bs, self.frame_hw) for i, bs in enumerate(boxes)]
+
+    def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        probs = self._match(frame)
+        label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
+        if self.cfg.postprocess:
+            label = self._postprocess(label, probs, frame)
+            scores = {k: float(p[label == k].mean()) if (label == k).any() else 0.0 for k, p in zip(self.ids, probs)}
+        for k in self.ids:
+            box = mask_box(label == k)
+            if box is not None:  # a lost object keeps searching where it was last seen
+                self.boxes[k] = box
+        return label, scores
+
+    def _postprocess(self, label: np.ndarray, probs: list[np.ndarray], frame: np.ndarray) -> np.ndarray:
+        """Weighted median per object; a pixel two objects both keep goes to the more probable one."""
+        filtered = [weighted_median(label == k, frame) for k in self.ids]
+        out = np.zeros_like(label)
+        best = np.full(label.shape, -1.0, np.float32)
+        for k, keep, p in zip(self.ids, filtered, probs):
+            win = keep & (p > best)
+            out[win] = k
+            best[win] = p[win]
+        return out

@@ -1,0 +1,148 @@
+"""`rtvos train plm`: pre-train PLM's matching network (compressors, FC layers, decoding convs) on DAVIS
+pairs; the EfficientNet-Lite0 extractor stays frozen. Runs in the shared training loop
+(rtvos.training.loop).
+
+    rtvos train plm --minutes 35         # the packaged network came from this (see plm.json)
+    rtvos train plm --smoke              # a run of seconds, for CI
+
+- Data: every frame and mask of the train sequences (DAVIS 2016 train minus the dev split), held in
+  memory.  A step draws --refs reference frames (random sequence and frame, object of at least 400 px)
+  and, for each, --targets target frames of the same sequence at least --min-gap frames away (the paper
+  avoids successive frames).  Query and search crops: samples.py (25 % query margin, background
+  removed; search margins 10/30/50 %, >= 50 % overlap, flips, rotations +-10 deg).
+- Loss: binary cross-entropy on the 48x48 map (the paper uses L2 on raw outputs; BCE on logits is the
+  usual choice for a probability map).  Adam with cosine decay over the budget.
+- Dev check: a fixed set of dev-split pairs (same sampler, fixed seed), scored by loss and mean IoU of
+  the thresholded map every --eval-every minutes; the best is kept.  The full protocol (first-frame
+  fine-tuning, nine candidates, J&F) is `rtvos eval --model plm` on the dev split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from rtvos.evaluation.davis import DavisDataset
+from rtvos.models.plm.net import CROP, MAP, Extractor, PLMNet
+from rtvos.models.plm.samples import query_crop, search_sample
+from rtvos.training import loop
+
+HERE = Path(__file__).resolve()
+MIN_AREA = 400
+DEV_SEED = 12345
+
+
+class Frames:
+    """All frames (RGB uint8) and object masks (bool, any object) of some sequences, in memory."""
+
+    def __init__(self, root: Path, names: list[str], max_frames: int | None = None, desc: str = "loading"):
+        self.images, self.masks = [], []
+        ds = DavisDataset(root)
+        for name in tqdm(names, desc=desc, unit="seq", file=sys.stderr):
+            seq = ds.sequence(name)
+            n = len(seq) if max_frames is None else min(len(seq), max_frames)
+            self.images.append([seq.load_frame(i) for i in range(n)])
+            self.masks.append([seq.load_mask(i) > 0 for i in range(n)])
+        self.area = [np.array([m.sum() for m in ms]) for ms in self.masks]
+
+    def sample(self, rng: np.random.Generator, refs: int, targets: int, min_gap: int, full_frame_p: float):
+        """Query crops (refs x CROP x CROP x 3), search crops (refs*targets x ...), labels (refs*targets x MAP x MAP)."""
+        queries, searches, labels = [], [], []
+        while len(queries) < refs:
+            s = int(rng.integers(len(self.images)))
+            ok = np.flatnonzero(self.area[s] >= MIN_AREA)
+            if not len(ok):
+                continue
+            r = int(rng.choice(ok))
+            n = len(self.images[s])
+            far = [t for t in range(n) if abs(t - r) >= min_gap] or list(range(n))
+            full = bool(rng.random() < full_frame_p)
+            queries.append(query_crop(self.images[s][r], self.masks[s][r], CROP, full_frame=full))
+            for t in rng.choice(far, size=targets):
+                x, y = search_sample(self.images[s][t], self.masks[s][t], rng, CROP, MAP, full_frame=full)
+                searches.append(x)
+                labels.append(y)
+        return np.stack(queries), np.stack(searches), np.stack(labels)
+
+
+def pair_logits(net: PLMNet, qf, sf, targets: int) -> torch.Tensor:
+    qflat, _ = net.compress(qf)
+    sflat, skip = net.compress(sf)
+    return net(qflat.repeat_interleave(targets, dim=0), sflat, skip)
+
+
+def dev_scores(net: PLMNet, dev: list, targets: int) -> dict:
+    """Loss and mean IoU (threshold 0.5) on the fixed dev pairs."""
+    net.eval()
+    losses, ious = [], []
+    with torch.no_grad():
+        for qf, sf, y in dev:
+            logits = pair_logits(net, qf, sf, targets)
+            losses.append(float(F.binary_cross_entropy_with_logits(logits, y)))
+            pred, gt = logits > 0, y > 0.5
+            inter = (pred & gt).flatten(1).sum(1).float()
+            union = (pred | gt).flatten(1).sum(1).float()
+            ious.append(torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)))
+    return {"loss": float(np.mean(losses)), "iou": float(torch.cat(ious).mean())}
+
+
+class PLMTrainer(loop.Trainer):
+    model = "plm"
+    best_metric = "iou"
+    lr, ckpt_every, log_every, eval_every = 1e-3, 100, 20, 5.0
+    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("samples.py"), HERE.with_name("geometry.py"))
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--refs", type=int, default=8, help="reference frames (queries) per step")
+        p.add_argument("--targets", type=int, default=6, help="search crops per reference (the paper: six target frames)")
+        p.add_argument("--min-gap", type=int, default=5, help="target frames at least this far from the reference")
+        p.add_argument("--full-frame-p", type=float, default=0.1, help="share of pairs in full-frame mode (query/search = whole frame)")
+        p.add_argument("--hidden", type=int, default=256, help="FC width")
+        p.add_argument("--dc-layers", type=int, default=6, help="decoding conv layers")
+        p.add_argument("--no-skip", action="store_true", help="the paper's decoder input only (no search-stream skip)")
+        p.add_argument("--dev-pairs", type=int, default=40, help="dev references (x --targets pairs) in the dev check")
+
+    def smoke(self, args: argparse.Namespace) -> None:
+        args.refs, args.targets, args.min_gap, args.dev_pairs = 2, 2, 1, 2
+
+    def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
+        self.args = args
+        self.train_frames = Frames(root, train, args.max_frames, "loading train")
+        self.extractor = Extractor(args.backend)
+        self.dev = []
+        if dev:
+            dev_frames = Frames(root, dev, args.max_frames, "loading dev")
+            dev_rng = np.random.default_rng(DEV_SEED)
+            for _ in range(args.dev_pairs):
+                q, s, y = dev_frames.sample(dev_rng, 1, args.targets, args.min_gap, args.full_frame_p)
+                self.dev.append((self.extractor(q), self.extractor(s), torch.from_numpy(y)[:, None]))
+        return {"dev_pairs": len(self.dev) * args.targets}
+
+    def build(self, args: argparse.Namespace) -> PLMNet:
+        self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip)
+        return self.net
+
+    def step(self, rng: np.random.Generator) -> float:
+        a = self.args
+        q, s, y = self.train_frames.sample(rng, a.refs, a.targets, a.min_gap, a.full_frame_p)
+        logits = pair_logits(self.net, self.extractor(q), self.extractor(s), a.targets)
+        loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
+        loss.backward()
+        return float(loss.detach())
+
+    def evaluate(self) -> dict | None:
+        return dev_scores(self.net, self.dev, self.args.targets) if self.dev else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    return loop.main(PLMTrainer(), argv, __doc__.split("\n\n")[0])
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

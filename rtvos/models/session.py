@@ -1,0 +1,62 @@
+"""One stream's objects over one segmenter, as Cutie's `ObjectManager` sits beside its `InferenceCore`.
+
+The segmenter knows how to follow the objects it was started on; the session knows what the stream is
+following right now: whether anything is (a reset stops until the next target), the label mask last
+returned (object changes start from it), and how each change a user can make while the stream runs --
+a new target, an object added, one removed, a reset -- maps onto the segmenter.  The pipeline's infer
+stage, `rtvos eval` and `rtvos bench` all drive their segmenter through one of these.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rtvos.models.protocol import Result, Segmenter
+from rtvos.models.target import Target, TargetError, merged_label
+
+
+class StreamSession:
+    def __init__(self, segmenter: Segmenter):
+        self.segmenter = segmenter
+        self.active = False                     # following something
+        self.current: np.ndarray | None = None  # the label mask last returned
+
+    @property
+    def objects(self) -> list[int]:
+        """The object ids followed now (none after a reset)."""
+        return list(self.segmenter.ids) if self.following else []
+
+    @property
+    def following(self) -> bool:
+        return self.active and self.segmenter.started
+
+    def _keep(self, result: Result) -> Result:
+        self.active, self.current = True, result.mask
+        return result
+
+    def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
+        """Follow `target`'s objects (and only those) from `frame` on."""
+        return self._keep(self.segmenter.start(frame, target))
+
+    def step(self, frame: np.ndarray) -> Result:
+        """The next frame's result; an empty one when nothing is followed (see `following`)."""
+        if not self.following:
+            return Result.empty(*frame.shape[:2])
+        return self._keep(self.segmenter.step(frame))
+
+    def add(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray) -> Result:
+        """Follow one more object from `frame` on (after a reset, or before any target, it is all there is)."""
+        if self.following:
+            return self._keep(self.segmenter.add_object(frame, object_id, target, self.current))
+        nothing = np.zeros(frame.shape[:2], np.uint8)
+        return self._keep(self.segmenter.start(frame, merged_label(frame, object_id, target, nothing)))
+
+    def remove(self, frame: np.ndarray, object_id: int) -> Result:
+        if not self.following:
+            raise TargetError("nothing is being followed")
+        return self._keep(self.segmenter.remove_object(frame, object_id, self.current))
+
+    def reset(self, frame: np.ndarray) -> Result:
+        """Follow nothing until the next target."""
+        self.active, self.current = False, None
+        return Result.empty(*frame.shape[:2])

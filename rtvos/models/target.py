@@ -1,0 +1,99 @@
+"""What to follow: a target (a label mask, or boxes per object id), checked against the frame it names
+objects in, and turned into the label mask every model starts from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rtvos.models.shared.box_init import box_to_mask
+
+MAX_OBJECT_ID = 255  # label masks are uint8: 0 is background
+
+
+class TargetError(ValueError):
+    """The target given to a segmenter is unusable (wrong size, empty, ...). The message says why."""
+
+
+@dataclass
+class Target:
+    """What to follow: a label mask, or boxes per object id (x0, y0, x1, y1 in pixels, exclusive end)."""
+
+    mask: np.ndarray | None = None
+    boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+
+    @classmethod
+    def from_mask(cls, mask: np.ndarray) -> "Target":
+        return cls(mask=mask)
+
+    @classmethod
+    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]]) -> "Target":
+        return cls(boxes=dict(boxes))
+
+
+def label_ids(label: np.ndarray) -> list[int]:
+    """The object ids present in a label mask, ascending."""
+    return [int(k) for k in np.unique(label) if k]
+
+
+def check_object_id(object_id: int) -> int:
+    if not 1 <= int(object_id) <= MAX_OBJECT_ID:
+        raise TargetError(f"object id {object_id} out of range 1..{MAX_OBJECT_ID}")
+    return int(object_id)
+
+
+def as_target(target: Target | np.ndarray, height: int, width: int) -> Target:
+    """Validate a target against the frame size; raise TargetError with a useful message."""
+    if isinstance(target, np.ndarray):
+        target = Target.from_mask(target)
+    if target.mask is not None:
+        m = target.mask
+        if m.ndim == 3 and m.shape[2] == 1:
+            m = m[..., 0]
+        if m.ndim != 2:
+            raise TargetError(f"target mask must be HxW, got shape {m.shape}")
+        if m.shape != (height, width):
+            raise TargetError(
+                f"target mask is {m.shape[1]}x{m.shape[0]} but the frame is {width}x{height}; "
+                "give a mask of the frame's size"
+            )
+        m = m.astype(np.uint8, copy=False)
+        if not m.any():
+            raise TargetError("target mask is empty: mark at least one object pixel (value 1..255)")
+        return Target(mask=m)
+    if not target.boxes:
+        raise TargetError("empty target: give a mask or at least one box")
+    for k, (x0, y0, x1, y1) in target.boxes.items():
+        check_object_id(k)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            raise TargetError(f"box for object {k} is degenerate: {(x0, y0, x1, y1)}")
+        if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+            raise TargetError(f"box for object {k} lies outside the {width}x{height} frame")
+    return target
+
+
+def target_to_mask(frame_rgb: np.ndarray, target: Target | np.ndarray) -> np.ndarray:
+    """The label mask of a target on `frame_rgb` (checked with `as_target`): the mask itself, or the boxes
+    turned into masks (GrabCut)."""
+    h, w = frame_rgb.shape[:2]
+    target = as_target(target, h, w)
+    if target.mask is not None:
+        return target.mask.astype(np.uint8, copy=True)
+    label = np.zeros((h, w), np.uint8)
+    for k, box in sorted(target.boxes.items()):
+        label[box_to_mask(frame_rgb, box) & (label == 0)] = k
+    return label
+
+
+def merged_label(frame: np.ndarray, object_id: int, target: Target | np.ndarray, current: np.ndarray) -> np.ndarray:
+    """`current` with object `object_id` replaced by `target` (a mask of that object, or a box)."""
+    h, w = frame.shape[:2]
+    check_object_id(object_id)
+    if current.shape != (h, w):
+        raise TargetError(f"current label mask is {current.shape}, the frame is {(h, w)}")
+    new = target_to_mask(frame, target) > 0
+    label = current.copy()
+    label[label == object_id] = 0
+    label[new] = object_id
+    return label

@@ -1,0 +1,41 @@
+"""Helpers several test files share: a tiny DAVIS-layout dataset written on the spot (a square moving
+right), and taking the first frames of a source."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from rtvos.sources import Frame, Source
+
+H, W = 40, 60
+
+
+def square_mask(i: int) -> np.ndarray:
+    """0/255 annotation of frame i: a 10x10 square moving right by 2 px a frame."""
+    m = np.zeros((H, W), dtype=np.uint8)
+    m[10:20, 10 + 2 * i : 20 + 2 * i] = 255
+    return m
+
+
+def make_fake_root(root: Path, names=("perfect", "empty"), n_frames=4) -> Path:
+    for name in names:
+        (root / "JPEGImages/480p" / name).mkdir(parents=True)
+        (root / "Annotations/480p" / name).mkdir(parents=True)
+        for i in range(n_frames):
+            frame = np.full((H, W, 3), 40 * i, dtype=np.uint8)
+            cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{i:05d}.jpg"), frame)
+            cv2.imwrite(str(root / "Annotations/480p" / name / f"{i:05d}.png"), square_mask(i))
+    return root
+
+
+def take(source: Source, n: int) -> list[Frame]:
+    """The first `n` frames of `source` (its generator closed after them)."""
+    out = []
+    gen = source.frames()
+    for f in gen:
+        out.append(f)
+        if len(out) >= n:
+            break
+    gen.close()
+    return out

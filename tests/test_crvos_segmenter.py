@@ -1,0 +1,80 @@
+"""`crvos` behind the protocol (rtvos/models/crvos/segmenter.py), with the packaged decoder, on real DAVIS frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rtvos.models import create_segmenter
+from rtvos.models.crvos import SPEC
+
+
+@pytest.fixture(scope="module")
+def bear(davis_frames):
+    return davis_frames("bear", range(6))
+
+
+def test_missing_checkpoint_names_the_train_command(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train crvos"):
+        create_segmenter("crvos", checkpoint=str(tmp_path / "none.pt"))
+    with pytest.raises(ValueError, match="unknown option"):
+        create_segmenter("crvos", bogus=1)
+
+
+@pytest.fixture(scope="module")
+def packaged_segmenter():
+    if not SPEC.checkpoint_path.is_file():
+        pytest.skip(f"no CRVOS checkpoint at {SPEC.checkpoint_path} (train one: rtvos train crvos)")
+
+    return lambda **opts: create_segmenter("crvos", **opts)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_segmenter_protocol_on_davis(bear, packaged_segmenter, backend):
+    from rtvos.evaluation.metrics import iou
+
+    seg = packaged_segmenter(backend=backend)
+    with pytest.raises(RuntimeError):
+        seg.step(bear[0][0])
+    first = seg.start(*bear[0])
+    assert np.array_equal(first.mask > 0, bear[0][1] > 0)
+    ious = []
+    for frame, gt in bear[1:]:
+        r = seg.step(frame)
+        assert r.mask.shape == gt.shape and r.mask.dtype == np.uint8
+        assert [o.id for o in r.objects] == [1] and 0 <= r.objects[0].score <= 1
+        ious.append(iou(r.mask > 0, gt > 0))
+    assert np.mean(ious) > 0.5, ious
+    with pytest.raises(ValueError):
+        seg.step(bear[1][0][:200])
+
+
+def test_segmenter_several_objects(bear, packaged_segmenter):
+    frame, gt = bear[0]
+    label = (gt > 0).astype(np.uint8)
+    xs = np.nonzero(label)[1]
+    label[:, int(np.median(xs)):] *= 2  # the bear's left half is object 1, its right half object 2
+    seg = packaged_segmenter(backend="torch")
+    seg.start(frame, label)
+    r = seg.step(bear[1][0])
+    assert [o.id for o in r.objects] == [1, 2]
+    assert set(np.unique(r.mask)) <= {0, 1, 2}
+    both = r.mask > 0
+    assert both.any()
+
+
+def test_int8_engines_agree_with_fp32_on_real_frames(bear, packaged_segmenter, tmp_path, monkeypatch):
+    """The default onnxruntime precision is INT8 (calibrated on synthetic frames); its masks on real
+    frames stay close to the fp32 graph's."""
+    from rtvos.evaluation.metrics import iou
+
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    fp32, int8 = packaged_segmenter(backend="onnxruntime", precision="fp32"), packaged_segmenter(backend="onnxruntime")
+    assert int8.cfg.precision == "int8"
+    fp32.start(*bear[0])
+    int8.start(*bear[0])
+    assert len(list((tmp_path / "engines").glob("*-int8-*.onnx"))) == 2  # backbone and decoder
+    agreement = [iou(fp32.step(f).mask > 0, int8.step(f).mask > 0) for f, _ in bear[1:]]
+    assert min(agreement) > 0.9, agreement
+    with pytest.raises(ValueError, match="precision"):
+        packaged_segmenter(precision="int4")

@@ -1,0 +1,38 @@
+"""Latency and throughput bookkeeping (rtvos/pipeline/stats.py)."""
+
+import pytest
+
+from rtvos.messages import LiveStats
+from rtvos.pipeline.stats import LatencyMonitor, percentiles, stage_latencies_ms, status_line
+
+MS = 1_000_000
+
+
+def test_percentiles_of_nothing_and_of_something():
+    assert percentiles([])["p50"] is None and percentiles([])["count"] == 0
+    p = percentiles(list(range(1, 101)))
+    assert p["p50"] == pytest.approx(50.5) and p["max"] == 100 and p["count"] == 100
+
+
+def test_stage_latencies_from_the_stamps_a_mask_collected():
+    stamps = {"capture_out": 2 * MS, "infer_in": 5 * MS, "infer_out": 25 * MS, "publish_out": 27 * MS}
+    assert stage_latencies_ms(0, stamps) == {"capture": 2, "queue": 3, "infer": 20, "publish": 2, "end_to_end": 27}
+    assert stage_latencies_ms(0, {"capture_out": MS}) == {"capture": 1}
+
+
+def test_budget_violations_and_fps():
+    mon = LatencyMonitor({"infer": 10.0, "end_to_end": 100.0})
+    for i in range(5):
+        mon.add(0, {"infer_in": 0, "infer_out": (5 + 5 * i) * MS, "publish_out": 50 * MS}, now_ns=i * 100 * MS)
+    s = mon.summary()
+    assert s["budget_violations"] == {"infer": 3, "end_to_end": 0}  # 15, 20, 25 ms > 10 ms
+    assert s["fps"] == pytest.approx(10.0) and s["frames"] == 5
+
+
+def test_status_line():
+    live = LiveStats(fps=17.8, latency_ms={"end_to_end": {"p50": 52.0, "p95": 71.0}, "infer": {"p50": 44.0}},
+                     budget_violations={"infer": 2, "end_to_end": 1})
+    line = status_line("online", 120, 108, 12, live, restarts=1)
+    assert line == ("online |  17.8 fps | e2e p50 52 p95 71 ms | infer p50 44 ms | cap 120 pub 108 drop 12 | "
+                    "over budget 3 | restarts 1")
+    assert "e2e p50 - p95 -" in status_line("online", 0, 0, 0, LiveStats())

@@ -1,0 +1,20 @@
+"""`rtvos train plm` (rtvos/models/plm/train.py): the --smoke run end to end."""
+
+import json
+
+import pytest
+
+from rtvos.models.plm.net import PLMNet
+
+
+@pytest.mark.heavy
+def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path):
+    from rtvos.models.plm import train as plm_train
+    from rtvos.models.plm.segmenter import load_pretrained
+    from rtvos.training.common import DEV_SEQUENCES
+
+    assert plm_train.main(["--smoke", "--davis-root", str(davis_root), "--out", str(tmp_path)]) == 0
+    assert isinstance(load_pretrained(tmp_path / "best.pt"), PLMNet)
+    sidecar = json.loads((tmp_path / "best.json").read_text())
+    assert sidecar["model"] == "plm" and sidecar["step"] == 3
+    assert not set(sidecar["data"]["train_sequences"]) & set(DEV_SEQUENCES)

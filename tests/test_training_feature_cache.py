@@ -1,0 +1,32 @@
+"""The training feature cache (rtvos/training/feature_cache.py): computed once, found again by its key."""
+
+import numpy as np
+import pytest
+
+from helpers import make_fake_root
+from rtvos.models.shared.backbone import PYRAMID_CHANNELS
+from rtvos.training import feature_cache
+from rtvos.training.feature_cache import build_cache
+
+
+def test_features_and_masks_of_every_frame_and_variant_are_cached_once(tmp_path, monkeypatch):
+    root = make_fake_root(tmp_path / "davis", names=("a", "b"), n_frames=3)
+    cache = build_cache(root, ["a", "b"], (64, 96), variants=2, seed=0, cache_dir=tmp_path / "cache",
+                        backend="torch", progress=False)
+    assert len(cache.masks) == 2 * 3 * 2
+    assert cache.f4.shape == (12, PYRAMID_CHANNELS[0], 16, 24) and cache.f16.shape == (12, PYRAMID_CHANNELS[2], 4, 6)
+    assert cache.f4.dtype == np.float16 and cache.masks.shape == (12, 64, 96)
+    assert [b[:2] for b in cache.blocks] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    first_a = cache.blocks[0][2]
+    assert cache.area[first_a] == pytest.approx(100 * (64 / 40) * (96 / 60), rel=0.1)  # the 10x10 square, resized
+
+    def no_recompute(*args, **kwargs):
+        raise AssertionError("the cache was computed again")
+
+    monkeypatch.setattr(feature_cache, "_CacheWriter", no_recompute)
+    again = build_cache(root, ["a", "b"], (64, 96), variants=2, seed=0, cache_dir=tmp_path / "cache",
+                        backend="torch", progress=False)
+    assert np.array_equal(again.f8, cache.f8) and again.blocks == cache.blocks
+    with pytest.raises(AssertionError, match="computed again"):  # another key: another cache
+        build_cache(root, ["a", "b"], (64, 96), variants=3, seed=0, cache_dir=tmp_path / "cache", backend="torch",
+                    progress=False)
