@@ -59,8 +59,8 @@ def parse_box(text: str) -> list[float]:
 def cmd_run(args) -> int:
     from rtvos.config import ConfigError, load_launch
     from rtvos.evaluation.live import create_live_metrics
+    from rtvos.pipeline.preflight import PreflightError, preflight
     from rtvos.pipeline.supervisor import run_pipeline
-    from rtvos.transport import EndpointError, check_endpoint
 
     try:
         cfg = load_launch(args.launch)
@@ -95,11 +95,6 @@ def cmd_run(args) -> int:
         cfg.publish.images = True
     if args.stats_json:
         cfg.monitor.stats_json = args.stats_json
-    try:
-        check_endpoint(ep.publish, ep.allow_remote)
-    except EndpointError as exc:
-        print(f"rtvos: {exc}", file=sys.stderr)
-        return 2
     if unknown_model(mdl.name):
         return 2
     try:
@@ -107,7 +102,15 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         print(f"rtvos: [monitor] metrics: {exc}", file=sys.stderr)
         return 2
-    return run_pipeline(cfg)
+    try:
+        frame_hw, has_target = preflight(cfg)
+    except PreflightError as exc:
+        print(f"rtvos: {exc}", file=sys.stderr)
+        return 2
+    if not has_target:
+        print(f"rtvos: no target given: masks stay empty until one is set (rtvos ctl set --topic {ep.publish} "
+              "--mask M.png, or --box / --target-mask)", file=sys.stderr)
+    return run_pipeline(cfg, frame_hw)
 
 
 def _parse_size(text: str, order: str = "WxH") -> tuple[int, int]:
@@ -133,7 +136,7 @@ def cmd_sub(args) -> int:
         import cv2
 
         os.makedirs(args.save_dir, exist_ok=True)
-    with MaskSubscriber(args.connect, stats=True) as sub:
+    with MaskSubscriber(args.connect, stats=True, latest_only=args.latest) as sub:
         deadline = time.monotonic() + args.timeout
         while args.count is None or received < args.count:
             wait = deadline - time.monotonic() if received == 0 else args.timeout
@@ -155,7 +158,7 @@ def cmd_sub(args) -> int:
                 objs = ", ".join(f"#{o['id']} {o['score']:.2f}" for o in msg.objects) or "none"
                 print(f"rtvos sub: {received} masks, seq {msg.seq}, {msg.mask.shape[1]}x{msg.mask.shape[0]}, "
                       f"objects {objs}, latency {msg.latency_ms:.1f} ms", file=sys.stderr)
-        rejected = sub.rejected
+        rejected, skipped = sub.rejected, sub.skipped
         last_stats = sub.last_stats
     gaps = int(sum(max(0, b - a - 1) for a, b in zip(seqs, seqs[1:])))
     result = {
@@ -166,6 +169,7 @@ def cmd_sub(args) -> int:
         "gaps": gaps,
         "out_of_order": int(np.sum(np.diff(seqs) <= 0)) if len(seqs) > 1 else 0,
         "rejected": rejected,
+        "skipped": skipped,
         "fps": round((received - 1) / (t_last - t_first), 3) if received > 1 and t_last > t_first else 0.0,
         "latency_ms": percentiles(lat),
         "timed_out": timed_out,
@@ -288,17 +292,24 @@ def cmd_ctl(args) -> int:
             print(f"rtvos ctl: {args.op} needs --id", file=sys.stderr)
             return 2
         kwargs["object_id"] = args.id
-    with ControlClient(args.connect, timeout=args.timeout) as ctl:
-        try:
+    try:
+        with ControlClient(args.connect, timeout=args.timeout, topic=args.topic, keys=args.keys) as ctl:
             reply = ctl.request(op, **kwargs)
-        except ControlError as exc:
-            print(f"rtvos ctl: {exc}", file=sys.stderr)
-            return 1
+    except ControlError as exc:
+        print(f"rtvos ctl: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(reply))
     return 0
 
 
-TRAINERS = {"crvos": "rtvos.models.crvos.train", "frtm": "rtvos.models.frtm.train", "plm": "rtvos.models.plm.train"}
+def cmd_keys(args) -> int:
+    from rtvos.curve import create_keys
+
+    folder = create_keys(args.folder)
+    print(f"rtvos keys: CURVE keys in {folder}: server.key(_secret) for the run ([endpoints] control_keys = "
+          f"\"{folder}\"), client.key(_secret) for `rtvos ctl --keys {folder}`; more clients: put their .key "
+          f"files in {folder / 'authorized'}")
+    return 0
 
 
 def cmd_train(args) -> int:
@@ -349,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write a summary (received, gaps, latency) here")
     s.add_argument("--save-dir", help="write each mask as <seq>.png here")
     s.add_argument("--quiet", action="store_true")
+    s.add_argument("--latest", action="store_true", help="always take the newest mask (pass over older ones)")
     s.set_defaults(func=cmd_sub)
 
     e = sub.add_parser("eval", help="score a model on a DAVIS-layout dataset (official J and F)")
@@ -395,12 +407,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("ctl", help="change what a running pipeline follows (add/remove objects, set, reset, stats)")
     c.add_argument("op", choices=("add", "remove", "set", "reset", "stats"))
-    c.add_argument("--connect", default="tcp://127.0.0.1:5556", help="the control socket (the mask port + 1)")
+    c.add_argument("--topic", default="tcp://127.0.0.1:5555", help="the run, by its mask topic (its control socket "
+                   "is private to the user who started it and found through its run file)")
+    c.add_argument("--connect", help="the control socket itself (a tcp:// one configured in the launch file)")
+    c.add_argument("--keys", help="CURVE keys folder (rtvos keys) for a control socket on another host")
     c.add_argument("--id", type=int, help="object id (1..255) for add/remove")
     c.add_argument("--mask", help="PNG mask (add: nonzero = the object; set: label mask)")
     c.add_argument("--box", help="x0,y0,x1,y1 (add; set: object --id or 1)")
     c.add_argument("--timeout", type=float, default=10.0)
     c.set_defaults(func=cmd_ctl)
+
+    k = sub.add_parser("keys", help="make CURVE keys for a control socket other hosts can reach")
+    k.add_argument("folder", help="where to write them (server and client key pairs)")
+    k.set_defaults(func=cmd_keys)
 
     t = sub.add_parser("train", help="train a model's offline part on DAVIS (see `rtvos train MODEL --help`)",
                        add_help=False)

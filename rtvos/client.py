@@ -15,12 +15,15 @@ Messages on the wire: `[topic, msgpack header, buffer]`, see rtvos.messages.
 from __future__ import annotations
 
 import collections
+import json
+import os
 import time
 
 import numpy as np
 import zmq
 
-from rtvos import messages
+from rtvos import curve, messages
+from rtvos.transport import recv_all_nowait, run_file
 
 
 class SubscriberTimeout(TimeoutError):
@@ -38,8 +41,11 @@ class ReceivedMask(messages.MaskMessage):
 
 
 class MaskSubscriber:
+    """`latest_only=True`: each `recv` hands out the newest mask waiting and passes over the older ones
+    (counted in `skipped`), so a slow consumer never works on stale masks."""
+
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", *, stats: bool = False, images: bool = False,
-                 ctx: zmq.Context | None = None):
+                 latest_only: bool = False, ctx: zmq.Context | None = None):
         self._own_ctx = ctx is None
         self.ctx = ctx or zmq.Context()
         self.sock = self.ctx.socket(zmq.SUB)
@@ -54,39 +60,49 @@ class MaskSubscriber:
         self._images: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
         self.sock.connect(endpoint)
         self.endpoint = endpoint
+        self.latest_only = latest_only
         self.rejected = 0
+        self.skipped = 0
         self.last_stats: dict | None = None
 
+    def _take(self, parts: list, t_rx: int) -> ReceivedMask | None:
+        """The mask in `parts`, or None for stats, images and malformed messages (counted)."""
+        try:
+            topic = parts[0]
+            header = messages.unpack_header(parts[1])
+            if topic == messages.TOPIC_STATS:
+                self.last_stats = header
+                return None
+            if topic == messages.TOPIC_IMAGE:
+                frame = messages.decode_frame(parts[1:], header)
+                self._images[frame.seq] = frame.image
+                while len(self._images) > 8:  # an image whose mask never came is forgotten
+                    self._images.popitem(last=False)
+                return None
+            msg = messages.decode_mask(parts[1:], header)
+        except (messages.MessageError, IndexError):
+            self.rejected += 1
+            return None
+        out = ReceivedMask(header=msg.header, mask=msg.mask)
+        out.t_receive_ns = t_rx
+        out.image = self._images.pop(msg.seq, None)
+        return out
+
     def recv(self, timeout: float | None = None) -> ReceivedMask:
-        """The next mask. Stats messages update `last_stats`; malformed messages are counted in
-        `rejected` and skipped. Raises SubscriberTimeout after `timeout` seconds without a mask."""
+        """The next mask (the newest waiting, with `latest_only`). Stats messages update `last_stats`;
+        malformed messages are counted in `rejected` and skipped. Raises SubscriberTimeout after
+        `timeout` seconds without a mask."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait_ms = -1 if deadline is None else max(0, int((deadline - time.monotonic()) * 1000))
             if not self.sock.poll(wait_ms):
                 raise SubscriberTimeout(f"no mask from {self.endpoint} within {timeout:.1f} s")
-            parts = self.sock.recv_multipart()
+            waiting = recv_all_nowait(self.sock, copy=True) if self.latest_only else [self.sock.recv_multipart()]
             t_rx = time.monotonic_ns()
-            try:
-                topic = parts[0]
-                header = messages.unpack_header(parts[1])
-                if topic == messages.TOPIC_STATS:
-                    self.last_stats = header
-                    continue
-                if topic == messages.TOPIC_IMAGE:
-                    frame = messages.decode_frame(parts[1:], header)
-                    self._images[frame.seq] = frame.image
-                    while len(self._images) > 8:  # an image whose mask never came is forgotten
-                        self._images.popitem(last=False)
-                    continue
-                msg = messages.decode_mask(parts[1:], header)
-            except (messages.MessageError, IndexError):
-                self.rejected += 1
-                continue
-            out = ReceivedMask(header=msg.header, mask=msg.mask)
-            out.t_receive_ns = t_rx
-            out.image = self._images.pop(msg.seq, None)
-            return out
+            masks = [m for m in (self._take(parts, t_rx) for parts in waiting) if m is not None]
+            if masks:
+                self.skipped += len(masks) - 1
+                return masks[-1]
 
     def __iter__(self):
         while True:
@@ -108,11 +124,34 @@ class ControlError(RuntimeError):
     """The pipeline refused a target change (the message says why) or did not answer."""
 
 
-class ControlClient:
-    """Changes what a running pipeline follows (the infer stage's control socket; by default the mask
-    topic's port + 1). Each call returns once the change has been applied to a frame.
+def find_control(topic: str) -> tuple[str, str | None]:
+    """The control endpoint (and CURVE keys folder) of the run of this user publishing on `topic`, from
+    the run file `rtvos run` leaves while it runs."""
+    path = run_file(topic)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise ControlError(f"no run publishing on {topic} was found ({path} is missing): is `rtvos run` running "
+                           "as this user? Give its control endpoint with --connect otherwise") from None
+    try:
+        os.kill(int(data["pid"]), 0)
+    except (ProcessLookupError, KeyError, ValueError):
+        raise ControlError(f"the run that published on {topic} has ended ({path} is stale)") from None
+    except PermissionError:
+        pass
+    if not data.get("control"):
+        raise ControlError(f"the run publishing on {topic} has no control socket ([endpoints] control = \"none\")")
+    return data["control"], data.get("control_keys")
 
-        ctl = ControlClient("tcp://127.0.0.1:5556")
+
+class ControlClient:
+    """Changes what a running pipeline follows. Found by its mask topic (the run file `rtvos run` leaves:
+    the control socket itself is private to the user who started the run), or given an endpoint; a
+    control socket on another host needs the run's CURVE keys (`keys`, see rtvos.curve). Each call
+    returns once the change has been applied to a frame; a change the pipeline is too busy for is
+    retried until `timeout`.
+
+        ctl = ControlClient()                          # the run publishing on tcp://127.0.0.1:5555
         ctl.add_object(2, box=(100, 80, 220, 200))     # or mask=HxW array (nonzero = the object)
         ctl.remove_object(1)
         ctl.set_target(mask=label_mask)                # replace everything (0 bg, k = object k)
@@ -120,10 +159,14 @@ class ControlClient:
         ctl.stats()                                    # {"objects": [...], "counters": {...}, ...}
     """
 
-    def __init__(self, endpoint: str = "tcp://127.0.0.1:5556", timeout: float = 10.0, ctx: zmq.Context | None = None):
+    def __init__(self, endpoint: str | None = None, timeout: float = 10.0, ctx: zmq.Context | None = None, *,
+                 topic: str = "tcp://127.0.0.1:5555", keys: str | None = None):
+        if endpoint is None:
+            endpoint, run_keys = find_control(topic)
+            keys = keys or run_keys
         self._own_ctx = ctx is None
         self.ctx = ctx or zmq.Context()
-        self.endpoint, self.timeout = endpoint, timeout
+        self.endpoint, self.timeout, self.keys = endpoint, timeout, keys
         self.sock = None
         self._connect()
 
@@ -132,20 +175,32 @@ class ControlClient:
             self.sock.close(linger=0)
         self.sock = self.ctx.socket(zmq.REQ)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if self.keys:
+            curve.connect(self.sock, self.keys)
         self.sock.connect(self.endpoint)
 
     def request(self, op: str, **kwargs) -> dict:
-        self.sock.send_multipart(messages.encode_control(op, **kwargs))
-        if not self.sock.poll(int(self.timeout * 1000)):
-            self._connect()  # a REQ socket that got no answer cannot send again
-            raise ControlError(f"no answer from {self.endpoint} within {self.timeout:.0f} s: is `rtvos run` running?")
-        try:
-            reply = messages.decode_reply(self.sock.recv())
-        except messages.MessageError as exc:
-            raise ControlError(f"malformed reply from {self.endpoint}: {exc}") from None
-        if not reply.ok:
-            raise ControlError(reply.error or "refused")
-        return reply.as_dict()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            self.sock.send_multipart(messages.encode_control(op, **kwargs))
+            if not self.sock.poll(int(max(0.0, deadline - time.monotonic()) * 1000)):
+                self._connect()  # a REQ socket that got no answer cannot send again
+                raise ControlError(f"no answer from {self.endpoint} within {self.timeout:.0f} s: is `rtvos run` "
+                                   "running?")
+            try:
+                parts = self.sock.recv_multipart()
+                if len(parts) != 1:
+                    raise messages.MessageError(f"a reply is one part, got {len(parts)}")
+                reply = messages.decode_reply(parts[0])
+            except messages.MessageError as exc:
+                raise ControlError(f"malformed reply from {self.endpoint}: {exc}") from None
+            if reply.ok:
+                return reply.as_dict()
+            if not reply.retry_after_ms:
+                raise ControlError(reply.error or "refused")
+            if time.monotonic() + reply.retry_after_ms / 1000 > deadline:
+                raise ControlError(f"{reply.error} (in {reply.retry_after_ms / 1000:.1f} s)")
+            time.sleep(reply.retry_after_ms / 1000)  # busy: another change is being paid for
 
     def set_target(self, mask: np.ndarray | None = None, boxes: dict | None = None) -> dict:
         return self.request("set_target", mask=mask, boxes=boxes)

@@ -47,7 +47,9 @@ class ModelConfig:
 @dataclass
 class EndpointConfig:
     publish: str = "tcp://127.0.0.1:5555"   # the public mask + stats topic (PUB)
-    control: str | None = None        # target changes (REP); default: the publish port + 1; "none": off
+    control: str | None = None        # target changes; default: ipc in the run's private directory (only you
+                                      # can reach it; `rtvos ctl` finds it); "none": off; or tcp://HOST:PORT
+    control_keys: str | None = None   # CURVE keys (rtvos keys DIR) for a control socket off this host
     allow_remote: bool = False
     frames: str | None = None         # capture -> infer (default: private ipc://)
     results: str | None = None        # infer -> publish (default: private ipc://)
@@ -107,15 +109,11 @@ class RunConfig:
         return cfg
 
 
-def control_endpoint(ep: EndpointConfig) -> str | None:
-    """The control socket's endpoint: as configured, or next to the mask topic (its port + 1)."""
-    if ep.control is not None:
-        return None if ep.control.lower() == "none" else ep.control
-    scheme, _, rest = ep.publish.partition("://")
-    host, _, port = rest.rpartition(":")
-    if scheme == "tcp" and port.isdigit():
-        return f"tcp://{host}:{int(port) + 1}"
-    return None
+def control_endpoint(ep: EndpointConfig, private_dir: str) -> str | None:
+    """The control socket's endpoint: as configured, else ipc in the run's private directory."""
+    if ep.control is None:
+        return f"ipc://{private_dir}/control.sock"
+    return None if ep.control.lower() == "none" else ep.control
 
 
 def build_dataclass(klass, values: dict, where: str, noun: str = "key", error: type[Exception] = ConfigError):

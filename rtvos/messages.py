@@ -18,11 +18,18 @@ On the public PUB socket every message is prefixed with a topic frame (``b"mask"
 ``b"image"`` when the run publishes its frames too) so subscribers can filter; internal PUSH/PULL links
 carry no topic frame. On the internal infer -> publish link a mask message may carry extra buffers
 after the mask (ground truth, the image), named in order by the header's ``extras`` list.
+
+Every decoder is total: whatever bytes arrive, it returns a message whose every field has the type and
+range the schema gives, or raises `MessageError` (nothing else).  Messages on a run's internal links
+carry the run's token (`unpack_header(data, token=...)` rejects the others).  PNG payloads are checked
+from their header (declared size) before they are decoded.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import struct
 from dataclasses import dataclass, field
 
 import cv2
@@ -32,12 +39,20 @@ import numpy as np
 SCHEMA_VERSION = 1
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BUFFER_BYTES = 64 * 1024 * 1024  # a 4K RGB frame is ~25 MB
+MAX_SIDE = 16384                     # pixels per image side
+MAX_TEXT = 256                       # characters in a name, camera id, model name, error
+MAX_STAMPS = 16
+MAX_CONTROL_PIXELS = 4096 * 4096     # a control mask before any frame has set the stream's size
+MAX_INT = (1 << 63) - 1
 
 TOPIC_MASK = b"mask"
 TOPIC_STATS = b"stats"
 TOPIC_IMAGE = b"image"  # optional: the frames themselves (frame messages), for viewers and recorders
 
+KINDS = ("frame", "mask", "eos", "stats", "control", "reply")
 ENCODINGS = ("mono8", "png")
+FRAME_EXTRAS = ("target", "gt")
+MASK_EXTRAS = ("gt", "image")
 
 
 class MessageError(ValueError):
@@ -51,9 +66,15 @@ def pack_header(header: dict) -> bytes:
     return data
 
 
-def unpack_header(data: bytes | memoryview) -> dict:
-    if len(data) > MAX_HEADER_BYTES:
-        raise MessageError(f"header of {len(data)} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
+def unpack_header(data: bytes | memoryview, token: str | None = None) -> dict:
+    """The header dict of a message: msgpack map, known schema version and kind. With `token` (a run's
+    internal links), a header without that token is rejected: it is not from this run."""
+    try:
+        size = memoryview(data).nbytes
+    except TypeError:
+        raise MessageError(f"a header must be bytes, got {type(data).__name__}") from None
+    if size > MAX_HEADER_BYTES:
+        raise MessageError(f"header of {size} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")
     try:
         header = msgpack.unpackb(
             bytes(data), raw=False, strict_map_key=True,
@@ -65,19 +86,94 @@ def unpack_header(data: bytes | memoryview) -> dict:
     if not isinstance(header, dict):
         raise MessageError(f"header must be a map, got {type(header).__name__}")
     v = header.get("v")
-    if v != SCHEMA_VERSION:
+    if type(v) is not int or v != SCHEMA_VERSION:
         raise MessageError(f"unsupported schema version {v!r} (this build speaks {SCHEMA_VERSION})")
     kind = header.get("kind")
-    if kind not in ("frame", "mask", "eos", "stats", "control", "reply"):
+    if not isinstance(kind, str) or kind not in KINDS:
         raise MessageError(f"unknown message kind {kind!r}")
+    if token is not None and header.get("token") != token:
+        raise MessageError("not from this run (missing or wrong run token)")
     return header
 
 
-def _require_int(header: dict, key: str, lo: int = 0, hi: int = 1 << 62) -> int:
-    value = header.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise MessageError(f"header field {key!r} must be an integer in [{lo}, {hi}], got {value!r}")
+# -------------------------------------------------------------------------------------- typed fields
+def _typed(value, kind, what: str):
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        raise MessageError(f"{what} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
+    return value  # a float field keeps an integer value as sent (a count, a whole number of ms)
+
+
+def _int(value, what: str, lo: int = 0, hi: int = MAX_INT) -> int:
+    _typed(value, int, what)
+    if not lo <= value <= hi:
+        raise MessageError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
     return value
+
+
+def _text(value, what: str, max_len: int = MAX_TEXT) -> str:
+    _typed(value, str, what)
+    if len(value) > max_len:
+        raise MessageError(f"{what} is longer than {max_len} characters")
+    return value
+
+
+def _number_map(value, what: str, kind=float, nullable: bool = False) -> dict:
+    """A map of str -> number (or None, when `nullable`)."""
+    _typed(value, dict, what)
+    out = {}
+    for k, v in value.items():
+        _typed(k, str, f"a key of {what}")
+        out[k] = None if nullable and v is None else _typed(v, kind, f"{what}[{k!r}]")
+    return out
+
+
+def _stamps(value) -> dict[str, int]:
+    """A message's stamps: stage name -> monotonic ns."""
+    stamps = _number_map(value, "stamps", int)
+    if len(stamps) > MAX_STAMPS or any(len(k) > 32 or not 0 <= v <= MAX_INT for k, v in stamps.items()):
+        raise MessageError(f"stamps must map at most {MAX_STAMPS} stage names to non-negative ns")
+    return stamps
+
+
+def _box(value, what: str) -> tuple[float, float, float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise MessageError(f"{what} must be [x0, y0, x1, y1]")
+    return tuple(_typed(c, float, what) for c in value)
+
+
+def _boxes(value) -> dict[int, tuple[float, float, float, float]]:
+    """Boxes per object id: {"k": [x0, y0, x1, y1]} on the wire (msgpack map keys are strings)."""
+    if not isinstance(value, dict) or not value or len(value) > 255:
+        raise MessageError("boxes must map object id -> [x0, y0, x1, y1]")
+    out = {}
+    for k, box in value.items():
+        if not (isinstance(k, str) and k.isascii() and k.isdigit() and 1 <= int(k) <= 255):
+            raise MessageError(f"boxes: {k!r} is not an object id (1..255)")
+        out[int(k)] = _box(box, f"the box of object {k}")
+    return out
+
+
+def _extras(value, allowed: tuple[str, ...]) -> list[str]:
+    _typed(value, list, "extras")
+    if not all(isinstance(e, str) and e in allowed for e in value) or len(set(value)) != len(value):
+        raise MessageError(f"extras must be distinct names from {allowed}, got {value!r}")
+    return value
+
+
+def _optional(header: dict, key: str, check, *args):
+    return None if header.get(key) is None else check(header[key], key, *args)
+
+
+def _image_size(header: dict) -> tuple[int, int]:
+    h = _int(header.get("height"), "height", 1, MAX_SIDE)
+    w = _int(header.get("width"), "width", 1, MAX_SIDE)
+    return h, w
 
 
 def buffer_as_array(buf, shape: tuple[int, ...], what: str) -> np.ndarray:
@@ -88,13 +184,45 @@ def buffer_as_array(buf, shape: tuple[int, ...], what: str) -> np.ndarray:
     return np.frombuffer(mv, dtype=np.uint8).reshape(shape)
 
 
+# ------------------------------------------------------------------------------------------------ PNG
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data) -> tuple[int, int]:
+    """(height, width) a PNG declares in its IHDR chunk, read without decoding anything."""
+    head = bytes(memoryview(data)[:24])
+    if len(head) < 24 or head[:8] != PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise MessageError("not a PNG")
+    width, height = struct.unpack(">II", head[16:24])
+    return height, width
+
+
+def decode_png_mask(data, max_pixels: int, what: str = "mask PNG") -> np.ndarray:
+    """A single-channel 8-bit PNG as HxW uint8. Its declared size is checked first (at most
+    `max_pixels`), so a small file that declares a huge image is refused before it is decoded."""
+    buf = np.frombuffer(memoryview(data), np.uint8)
+    if buf.nbytes > MAX_BUFFER_BYTES:
+        raise MessageError(f"{what} exceeds the buffer size limit")
+    h, w = png_size(buf)
+    if not (0 < h <= MAX_SIDE and 0 < w <= MAX_SIDE) or h * w > max_pixels:
+        raise MessageError(f"{what} declares {w}x{h} pixels, more than the {max_pixels} allowed")
+    try:
+        mask = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        mask = None
+    if mask is None or mask.ndim != 2 or mask.dtype != np.uint8 or mask.shape != (h, w):
+        raise MessageError(f"{what} is not a single-channel 8-bit PNG")
+    return mask
+
+
 # ---------------------------------------------------------------------------------------------- frames
 
 def encode_frame(image: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str = "cam0",
                  target: np.ndarray | None = None, boxes: dict | None = None,
                  gt_mask: np.ndarray | None = None, name: str | None = None,
-                 stamps: dict | None = None) -> list:
-    """capture -> infer. Returns the multipart list [header, image, (target), (gt)]."""
+                 stamps: dict | None = None, token: str | None = None) -> list:
+    """capture -> infer (with the run's `token`), and the public image topic. Returns the multipart list
+    [header, image, (target), (gt)]."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise MessageError(f"frame image must be HxWx3 uint8, got {image.shape} {image.dtype}")
     h, w = image.shape[:2]
@@ -115,12 +243,16 @@ def encode_frame(image: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: s
         header["boxes"] = {str(k): [float(c) for c in b] for k, b in boxes.items()}
     if name is not None:
         header["name"] = str(name)
+    if token is not None:
+        header["token"] = token
     parts[0] = pack_header(header)
     return parts
 
 
 @dataclass
 class FrameMessage:
+    """A checked frame message. `header` holds only the schema's fields, each of its type."""
+
     header: dict
     image: np.ndarray
     target: np.ndarray | None = None
@@ -132,7 +264,7 @@ class FrameMessage:
 
     @property
     def boxes(self) -> dict[int, tuple]:
-        return {int(k): tuple(v) for k, v in self.header.get("boxes", {}).items()}
+        return dict(self.header.get("boxes") or {})
 
     @property
     def has_target(self) -> bool:
@@ -143,39 +275,36 @@ def decode_frame(parts: list, header: dict | None = None) -> FrameMessage:
     header = header if header is not None else unpack_header(parts[0])
     if header["kind"] != "frame":
         raise MessageError(f"expected a frame message, got {header['kind']!r}")
-    _require_int(header, "seq")
-    _require_int(header, "t_capture_ns")
-    h = _require_int(header, "height", 1, 16384)
-    w = _require_int(header, "width", 1, 16384)
+    h, w = _image_size(header)
     if header.get("encoding") != "rgb8":
         raise MessageError(f"frame encoding must be 'rgb8', got {header.get('encoding')!r}")
-    extras = header.get("extras", [])
-    if not isinstance(extras, list) or len(parts) != 2 + len(extras):
+    if header.get("step", 3 * w) != 3 * w:
+        raise MessageError(f"frame step must be {3 * w} (3 x width)")
+    extras = _extras(header.get("extras", []), FRAME_EXTRAS)
+    if len(parts) != 2 + len(extras):
         raise MessageError(f"frame message has {len(parts)} parts, header announces {2 + len(extras)}")
     if h * w * 3 > MAX_BUFFER_BYTES:
         raise MessageError(f"frame of {w}x{h} exceeds the buffer size limit")
-    image = buffer_as_array(parts[1], (h, w, 3), "image")
-    out = FrameMessage(header=header, image=image)
+    clean = {"v": SCHEMA_VERSION, "kind": "frame", "seq": _int(header.get("seq"), "seq"),
+             "camera_id": _text(header.get("camera_id", "cam0"), "camera_id"),
+             "t_capture_ns": _int(header.get("t_capture_ns"), "t_capture_ns"),
+             "stamps": _stamps(header.get("stamps", {})), "height": h, "width": w, "encoding": "rgb8",
+             "step": 3 * w, "extras": extras, "boxes": _optional(header, "boxes", lambda v, _: _boxes(v)),
+             "name": _optional(header, "name", _text)}
+    out = FrameMessage(header=clean, image=buffer_as_array(parts[1], (h, w, 3), "image"))
     for label, buf in zip(extras, parts[2:]):
-        arr = buffer_as_array(buf, (h, w), label)
-        if label == "target":
-            out.target = arr
-        elif label == "gt":
-            out.gt_mask = arr
-        else:
-            raise MessageError(f"unknown extra buffer {label!r}")
-    boxes = header.get("boxes", {})
-    if not isinstance(boxes, dict) or any(not (isinstance(b, list) and len(b) == 4) for b in boxes.values()):
-        raise MessageError("boxes must map object id -> [x0, y0, x1, y1]")
+        setattr(out, "target" if label == "target" else "gt_mask", buffer_as_array(buf, (h, w), label))
     return out
 
 
 # ----------------------------------------------------------------------------------------------- masks
 
 def encode_mask(mask: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str, model: str,
-                objects: list[dict], stamps: dict, encoding: str = "mono8", extra: dict | None = None,
-                name: str | None = None) -> list:
-    """infer -> publish -> subscribers. Returns [header, buffer]."""
+                objects: list[dict], stamps: dict, encoding: str = "mono8", following: bool = True,
+                extras: list[str] | None = None, name: str | None = None, token: str | None = None) -> list:
+    """infer -> publish (with the run's `token` and `extras` buffers to follow) -> subscribers.
+    Returns [header, buffer]. `following` is False when nothing is followed (no target yet, or after a
+    reset): an empty mask then means "no target", not "nothing found"."""
     if mask.dtype != np.uint8 or mask.ndim != 2:
         raise MessageError(f"mask must be HxW uint8, got {mask.shape} {mask.dtype}")
     if encoding not in ENCODINGS:
@@ -192,19 +321,48 @@ def encode_mask(mask: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str
         "v": SCHEMA_VERSION, "kind": "mask", "seq": int(seq), "camera_id": camera_id,
         "t_capture_ns": int(t_capture_ns), "stamps": dict(stamps),
         "height": h, "width": w, "encoding": encoding, "step": w, "is_bigendian": 0,
-        "model": model, "objects": objects,
+        "model": model, "objects": objects, "following": bool(following),
     }
     if name is not None:
         header["name"] = name
-    if extra:
-        header.update(extra)
+    if extras:
+        header["extras"] = list(extras)
+    if token is not None:
+        header["token"] = token
     return [pack_header(header), buf]
+
+
+def _bbox(value, what: str) -> list[int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 4:
+        raise MessageError(f"{what} must be [x0, y0, x1, y1] or null")
+    return [_int(c, what, 0, MAX_SIDE) for c in value]
+
+
+def _objects(value) -> list[dict]:
+    """Per-object id, score, bbox [x0, y0, x1, y1] (None when absent) and area."""
+    _typed(value, list, "objects")
+    if len(value) > 255:
+        raise MessageError("more than 255 objects")
+    out = []
+    for i, obj in enumerate(value):
+        what = f"objects[{i}]"
+        _typed(obj, dict, what)
+        out.append({"id": _int(obj.get("id"), f"{what}.id", 1, 255),
+                    "score": _typed(obj.get("score"), float, f"{what}.score"),
+                    "bbox": _bbox(obj.get("bbox"), f"{what}.bbox"), "area": _int(obj.get("area"), f"{what}.area")})
+    return out
 
 
 @dataclass
 class MaskMessage:
+    """A checked mask message. `header` holds only the schema's fields, each of its type; `extras` the
+    named buffers that follow the mask on the internal infer -> publish link."""
+
     header: dict
     mask: np.ndarray
+    extras: dict = field(default_factory=dict)
 
     @property
     def seq(self) -> int:
@@ -212,39 +370,48 @@ class MaskMessage:
 
     @property
     def objects(self) -> list[dict]:
-        return self.header.get("objects", [])
+        return self.header["objects"]
+
+    @property
+    def following(self) -> bool:
+        return self.header["following"]
 
 
 def decode_mask(parts: list, header: dict | None = None) -> MaskMessage:
     header = header if header is not None else unpack_header(parts[0])
     if header["kind"] != "mask":
         raise MessageError(f"expected a mask message, got {header['kind']!r}")
-    if len(parts) != 2:
-        raise MessageError(f"mask message must have 2 parts (header, buffer), got {len(parts)}")
-    _require_int(header, "seq")
-    h = _require_int(header, "height", 1, 16384)
-    w = _require_int(header, "width", 1, 16384)
+    extras = _extras(header.get("extras", []), MASK_EXTRAS)
+    if len(parts) != 2 + len(extras):
+        raise MessageError(f"mask message has {len(parts)} parts, header announces {2 + len(extras)}")
+    h, w = _image_size(header)
     enc = header.get("encoding")
     if enc == "mono8":
         mask = buffer_as_array(parts[1], (h, w), "mask")
     elif enc == "png":
-        data = np.frombuffer(memoryview(parts[1]), dtype=np.uint8)
-        if data.nbytes > MAX_BUFFER_BYTES:
-            raise MessageError("PNG mask exceeds the buffer size limit")
-        mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if mask is None or mask.shape != (h, w):
+        mask = decode_png_mask(parts[1], h * w, "PNG mask")
+        if mask.shape != (h, w):
             raise MessageError("PNG mask does not decode to the announced height x width")
     else:
         raise MessageError(f"unknown mask encoding {enc!r}")
-    if not isinstance(header.get("objects", []), list):
-        raise MessageError("objects must be a list")
-    return MaskMessage(header=header, mask=mask)
+    clean = {"v": SCHEMA_VERSION, "kind": "mask", "seq": _int(header.get("seq"), "seq"),
+             "camera_id": _text(header.get("camera_id", "cam0"), "camera_id"),
+             "t_capture_ns": _int(header.get("t_capture_ns"), "t_capture_ns"),
+             "stamps": _stamps(header.get("stamps", {})), "height": h, "width": w, "encoding": enc, "step": w,
+             "is_bigendian": 0, "model": _text(header.get("model", "?"), "model"),
+             "objects": _objects(header.get("objects", [])),
+             "following": _typed(header.get("following", True), bool, "following"),
+             "name": _optional(header, "name", _text)}
+    return MaskMessage(header=clean, mask=mask, extras=dict(zip(extras, parts[2:])))
 
 
 # ------------------------------------------------------------------------------------ end of stream
 
-def encode_eos() -> list:
-    return [pack_header({"v": SCHEMA_VERSION, "kind": "eos"})]
+def encode_eos(token: str | None = None) -> list:
+    header = {"v": SCHEMA_VERSION, "kind": "eos"}
+    if token is not None:
+        header["token"] = token
+    return [pack_header(header)]
 
 
 def encode_stats(stats: dict) -> bytes:
@@ -254,6 +421,7 @@ def encode_stats(stats: dict) -> bytes:
 
 # --------------------------------------------------------------------------------------------- control
 CONTROL_OPS = ("set_target", "add_object", "remove_object", "reset", "stats")
+CHANGE_OPS = ("set_target", "add_object", "remove_object", "reset")
 
 
 @dataclass
@@ -292,72 +460,34 @@ def encode_control(op: str, *, object_id: int | None = None, mask: np.ndarray | 
     return parts
 
 
-def decode_control(parts: list) -> ControlRequest:
-    if not parts or len(parts) > 2:
-        raise MessageError(f"control request must have 1 or 2 parts (header, optional PNG), got {len(parts)}")
+def decode_control(parts: list, max_pixels: int = MAX_CONTROL_PIXELS) -> ControlRequest:
+    """A control request. `max_pixels`: the most a mask PNG may declare (the stream's frame size once
+    known), checked before the PNG is decoded."""
+    if not isinstance(parts, list) or not parts or len(parts) > 2:
+        n = len(parts) if isinstance(parts, list) else "?"
+        raise MessageError(f"control request must have 1 or 2 parts (header, optional PNG), got {n}")
     header = unpack_header(parts[0])
     if header["kind"] != "control":
         raise MessageError(f"expected a control request, got {header['kind']!r}")
     op = header.get("op")
-    if op not in CONTROL_OPS:
+    if not isinstance(op, str) or op not in CONTROL_OPS:
         raise MessageError(f"unknown op {op!r}; one of {', '.join(CONTROL_OPS)}")
     req = ControlRequest(op=op)
-    if "id" in header:
-        req.object_id = _require_int(header, "id", 1, 255)
+    if header.get("id") is not None:
+        req.object_id = _int(header["id"], "id", 1, 255)
     if op in ("add_object", "remove_object") and req.object_id is None:
         raise MessageError(f"{op} needs an object id (1..255)")
     if len(parts) == 2:
-        data = np.frombuffer(memoryview(parts[1]), np.uint8)
-        if data.nbytes > MAX_BUFFER_BYTES:
-            raise MessageError("mask PNG exceeds the buffer size limit")
-        try:
-            mask = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-        except cv2.error:
-            mask = None
-        if mask is None or mask.ndim != 2:
-            raise MessageError("the mask part is not a single-channel PNG")
-        req.mask = mask.astype(np.uint8)
-    box = header.get("box")
-    if box is not None:
-        if not (isinstance(box, list) and len(box) == 4 and all(isinstance(c, (int, float)) for c in box)):
-            raise MessageError("box must be [x0, y0, x1, y1]")
-        req.box = tuple(box)
-    boxes = header.get("boxes")
-    if boxes is not None:
-        try:
-            req.boxes = {int(k): tuple(float(c) for c in v) for k, v in boxes.items()}
-        except (TypeError, ValueError, AttributeError):
-            req.boxes = None
-        if not req.boxes or any(len(b) != 4 for b in req.boxes.values()):
-            raise MessageError("boxes must map object id -> [x0, y0, x1, y1]")
+        req.mask = decode_png_mask(parts[1], max_pixels)
+    if header.get("box") is not None:
+        req.box = _box(header["box"], "box")
+    if header.get("boxes") is not None:
+        req.boxes = _boxes(header["boxes"])
     if op == "set_target" and req.mask is None and not req.boxes:
         raise MessageError("set_target needs a mask PNG or boxes")
     if op == "add_object" and req.mask is None and req.box is None:
         raise MessageError("add_object needs a mask PNG or a box")
     return req
-
-
-# -------------------------------------------------------------------------------------- typed fields
-def _typed(value, kind, what: str):
-    if kind is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif kind is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, kind)
-    if not ok:
-        raise MessageError(f"{what} must be {getattr(kind, '__name__', kind)}, got {type(value).__name__}")
-    return float(value) if kind is float else value
-
-
-def _number_map(value, what: str, kind=float, nullable: bool = False) -> dict:
-    """A map of str -> number (or None, when `nullable`)."""
-    _typed(value, dict, what)
-    out = {}
-    for k, v in value.items():
-        _typed(k, str, f"a key of {what}")
-        out[k] = None if nullable and v is None else _typed(v, kind, f"{what}[{k!r}]")
-    return out
 
 
 # ----------------------------------------------------------------------------------- stage telemetry
@@ -403,8 +533,10 @@ class InferCounters(Counters):
     failed: int = 0          # frames the model failed on, or whose own target was refused
     rejected: int = 0        # malformed messages (frame link and control socket)
     no_target: int = 0       # frames passed on with an empty mask: nothing to follow yet
+    resumed: int = 0         # starts on the target kept from before a restart of this stage
     control_ok: int = 0      # target changes applied
     control_failed: int = 0  # target changes refused (the reply says why)
+    control_busy: int = 0    # target changes turned away while another one was being paid for
 
 
 @dataclass
@@ -420,14 +552,16 @@ STAGE_COUNTERS: dict[str, type[Counters]] = {"capture": CaptureCounters, "infer"
 
 @dataclass
 class LiveStats:
-    """What the publish stage measures: fps, per-stage latency percentiles (ms), budget violations, and
-    the ground-truth metrics by name (rtvos.evaluation.live) when the source has ground truth."""
+    """What the publish stage measures: fps, per-stage latency percentiles (ms) and budget violations
+    over the steady state, the start-up apart (pipeline.stats.LatencyMonitor), and the ground-truth
+    metrics by name (rtvos.evaluation.live) when the source has ground truth."""
 
     frames: int = 0
     fps: float = 0.0
     latency_ms: dict = field(default_factory=dict)         # stage -> {p50, p95, p99, max, mean, count}
     budget_violations: dict = field(default_factory=dict)  # stage -> frames over its budget
     budgets_ms: dict = field(default_factory=dict)
+    startup: dict = field(default_factory=dict)            # frames, time_to_first_mask_ms, start_ms
     metrics: dict = field(default_factory=dict)            # e.g. gt_frames, live_iou, road_error_rate
 
     def as_dict(self) -> dict:
@@ -445,6 +579,7 @@ class LiveStats:
                                for k, v in latency.items()},
                    budget_violations=_number_map(data["budget_violations"], "live.budget_violations", int),
                    budgets_ms=_number_map(data["budgets_ms"], "live.budgets_ms"),
+                   startup=_number_map(data["startup"], "live.startup"),
                    metrics=_number_map(data["metrics"], "live.metrics"))
 
     def topic_payload(self, counters: PublishCounters, final: bool = False) -> dict:
@@ -469,21 +604,24 @@ class StageReport:
     live: LiveStats | None = None
     error: str = ""
     fatal: bool = False
+    note: str = ""        # what the stage is doing (e.g. "building engines for 854x480"), shown by `rtvos run`
     pid: int = 0
     t_ns: int = 0
 
 
-def encode_report(report: StageReport) -> bytes:
+def encode_report(report: StageReport, token: str | None = None) -> bytes:
     body = {"stage": report.stage, "event": report.event, "error": report.error, "fatal": report.fatal,
-            "pid": report.pid, "t_ns": report.t_ns,
+            "note": report.note, "pid": report.pid, "t_ns": report.t_ns,
             "counters": report.counters.as_dict() if report.counters is not None else None,
             "live": report.live.as_dict() if report.live is not None else None}
+    if token is not None:
+        body["token"] = token
     return pack_header({"v": SCHEMA_VERSION, "kind": "stats", **body})
 
 
-def decode_report(data: bytes | memoryview) -> StageReport:
-    """A stage report; anything malformed raises MessageError (never anything else)."""
-    header = unpack_header(data)
+def decode_report(data: bytes | memoryview, token: str | None = None) -> StageReport:
+    """A stage report (from this run, with `token`); anything malformed raises MessageError."""
+    header = unpack_header(data, token)
     if header["kind"] != "stats":
         raise MessageError(f"expected a stage report, got {header['kind']!r}")
     stage, event = header.get("stage"), header.get("event")
@@ -497,8 +635,9 @@ def decode_report(data: bytes | memoryview) -> StageReport:
         stage=stage, event=event,
         counters=None if counters is None else STAGE_COUNTERS[stage].from_dict(counters, f"{stage} counters"),
         live=None if live is None else LiveStats.from_dict(live),
-        error=_typed(header.get("error", ""), str, "error"), fatal=_typed(header.get("fatal", False), bool, "fatal"),
-        pid=_typed(header.get("pid", 0), int, "pid"), t_ns=_typed(header.get("t_ns", 0), int, "t_ns"))
+        error=_text(header.get("error", ""), "error", MAX_HEADER_BYTES), fatal=_typed(header.get("fatal", False), bool, "fatal"),
+        note=_text(header.get("note", ""), "note"), pid=_int(header.get("pid", 0), "pid"),
+        t_ns=_int(header.get("t_ns", 0), "t_ns"))
 
 
 # ------------------------------------------------------------------------------------- control reply
@@ -513,6 +652,7 @@ class ControlReply:
     seq: int | None = None
     objects: list[int] = field(default_factory=list)
     error: str = ""
+    retry_after_ms: int = 0      # busy: when a change may be tried again
     model: str = ""
     active: bool = False
     counters: InferCounters | None = None
@@ -541,6 +681,8 @@ def decode_reply(data: bytes | memoryview) -> ControlReply:
         ok=_typed(header.get("ok"), bool, "ok"), op=_typed(header.get("op", ""), str, "op"),
         seq=None if seq is None else _typed(seq, int, "seq"),
         objects=[_typed(k, int, "an object id") for k in objects],
-        error=_typed(header.get("error", ""), str, "error"), model=_typed(header.get("model", ""), str, "model"),
+        error=_typed(header.get("error", ""), str, "error"),
+        retry_after_ms=_int(header.get("retry_after_ms", 0), "retry_after_ms", 0, 3_600_000),
+        model=_typed(header.get("model", ""), str, "model"),
         active=_typed(header.get("active", False), bool, "active"),
         counters=None if counters is None else InferCounters.from_dict(counters, "counters"))

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+import shutil
 import tempfile
+from pathlib import Path
 
 import zmq
 
@@ -20,25 +23,33 @@ class EndpointError(ValueError):
     pass
 
 
-def check_endpoint(endpoint: str, allow_remote: bool = False) -> str:
-    """Refuse to bind to a non-loopback address unless `allow_remote` is set (a deliberate choice)."""
+def _tcp_host(endpoint: str) -> str:
     scheme, _, rest = endpoint.partition("://")
-    if scheme in ("ipc", "inproc"):
-        return endpoint
     if scheme != "tcp" or not rest:
         raise EndpointError(f"endpoint {endpoint!r}: use tcp://HOST:PORT or ipc:///path")
-    host = rest.rsplit(":", 1)[0]
-    if not rest.rsplit(":", 1)[-1].isdigit():
+    host, _, port = rest.rpartition(":")
+    if not port.isdigit():
         raise EndpointError(f"endpoint {endpoint!r} has no numeric port")
-    if allow_remote:
-        return endpoint
+    return host
+
+
+def is_local(endpoint: str) -> bool:
+    """True for ipc/inproc endpoints and TCP on a loopback address (nothing off this host can connect)."""
+    if endpoint.partition("://")[0] in ("ipc", "inproc"):
+        return True
+    host = _tcp_host(endpoint)
     if host in LOOPBACK_HOSTS:
-        return endpoint
+        return True
     try:
-        if ipaddress.ip_address(host.strip("[]")).is_loopback:
-            return endpoint
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
-        pass
+        return False
+
+
+def check_endpoint(endpoint: str, allow_remote: bool = False) -> str:
+    """Refuse to bind to a non-loopback address unless `allow_remote` is set (a deliberate choice)."""
+    if allow_remote or is_local(endpoint):
+        return endpoint
     raise EndpointError(
         f"refusing to bind {endpoint!r}: rtvos binds to loopback unless told otherwise; "
         "set `allow_remote = true` under [endpoints] in the launch file (or pass --allow-remote) "
@@ -46,9 +57,54 @@ def check_endpoint(endpoint: str, allow_remote: bool = False) -> str:
     )
 
 
+PRIVATE_PREFIX = "rtvos-"
+
+
 def private_ipc_dir() -> str:
-    """A per-run directory for the internal ipc:// endpoints (removed by the supervisor)."""
-    return tempfile.mkdtemp(prefix=f"rtvos-{os.getpid()}-")
+    """A per-run directory (mode 0700: only this user reaches what is in it) for the internal ipc://
+    endpoints, the control socket and the kept target; the supervisor removes it at exit. Directories
+    left by killed runs of this user are removed first."""
+    remove_stale_private_dirs()
+    return tempfile.mkdtemp(prefix=f"{PRIVATE_PREFIX}{os.getpid()}-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_private_dirs(root: str | None = None) -> list[str]:
+    """Private directories of this user's runs whose supervisor is no longer alive; removed."""
+    root = root or tempfile.gettempdir()
+    removed = []
+    for entry in os.scandir(root):
+        name = entry.name
+        if not (name.startswith(PRIVATE_PREFIX) and entry.is_dir(follow_symlinks=False)):
+            continue
+        pid = name[len(PRIVATE_PREFIX):].partition("-")[0]
+        if pid.isdigit() and entry.stat(follow_symlinks=False).st_uid == os.getuid() and not _alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(entry.path)
+    return removed
+
+
+def runs_dir() -> Path:
+    """Where a running pipeline leaves its run file ($XDG_RUNTIME_DIR/rtvos, else ~/.cache/rtvos/runs),
+    private to this user."""
+    base = os.environ.get("XDG_RUNTIME_DIR")
+    path = Path(base) / "rtvos" if base else Path.home() / ".cache" / "rtvos" / "runs"
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def run_file(publish: str) -> Path:
+    """The run file of the pipeline publishing on `publish`: how `rtvos ctl` finds its control socket."""
+    return runs_dir() / (re.sub(r"[^A-Za-z0-9.]+", "_", publish).strip("_") + ".json")
 
 
 def make_socket(ctx: zmq.Context, kind: int, *, hwm: int | None = None, linger_ms: int = 0) -> zmq.Socket:
@@ -61,8 +117,9 @@ def make_socket(ctx: zmq.Context, kind: int, *, hwm: int | None = None, linger_m
     return sock
 
 
-def recv_all_nowait(sock: zmq.Socket, limit: int = 1000) -> list[list[zmq.Frame]]:
-    """Every multipart message waiting on `sock`, oldest first, without blocking.
+def recv_all_nowait(sock: zmq.Socket, limit: int = 1000, copy: bool = False) -> list[list]:
+    """Every multipart message waiting on `sock`, oldest first, without blocking (zmq.Frames, or bytes
+    with `copy`).
 
     Used for latest-frame-wins: the caller keeps the newest and counts the rest as dropped.  (CONFLATE
     does not support multipart, and a small HWM alone leaves messages queued in socket buffers.)
@@ -70,7 +127,7 @@ def recv_all_nowait(sock: zmq.Socket, limit: int = 1000) -> list[list[zmq.Frame]
     out = []
     while len(out) < limit:
         try:
-            out.append(sock.recv_multipart(flags=zmq.NOBLOCK, copy=False))
+            out.append(sock.recv_multipart(flags=zmq.NOBLOCK, copy=copy))
         except zmq.Again:
             break
     return out

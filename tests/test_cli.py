@@ -51,10 +51,32 @@ def test_missing_camera_fails_cleanly(tmp_path, free_port):
     p = subprocess.run(RTVOS + ["run", "--source", "camera:97", "--bind", f"tcp://127.0.0.1:{free_port}",
                                 "--stats-json", str(tmp_path / "S.json"), "--option", "height=128"],
                        capture_output=True, text=True, timeout=180)
-    assert p.returncode != 0
-    assert "no camera at index 97" in p.stderr
-    s = json.loads((tmp_path / "S.json").read_text())
-    assert s["frames_captured"] == 0 and any("camera" in e for e in s["errors"])
+    assert p.returncode == 2  # found before anything started
+    assert "no camera at index 97" in p.stderr and "model" not in p.stderr
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--fps", "-1"], "--fps must be >= 0"),
+    (["--frames", "-3"], "--frames must be >= 0"),
+    (["--box", "900,900,950,950"], "outside"),
+    (["--box", "10,10,11,11"], "degenerate"),
+])
+def test_bad_runs_fail_before_any_model_loads(args, reason, free_port):
+    p = subprocess.run(RTVOS + ["run", "--source", "synthetic:320x240", "--bind", f"tcp://127.0.0.1:{free_port}",
+                                *args], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and reason in p.stderr, p.stderr
+
+
+def test_bad_target_masks_fail_before_any_model_loads(tmp_path, free_port):
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "empty.png"), np.zeros((240, 320), np.uint8))
+    cv2.imwrite(str(tmp_path / "small.png"), np.full((10, 10), 255, np.uint8))
+    for name, reason in (("empty.png", "empty"), ("small.png", "10x10"), ("missing.png", "cannot read")):
+        p = subprocess.run(RTVOS + ["run", "--source", "synthetic:320x240", "--bind", f"tcp://127.0.0.1:{free_port}",
+                                    "--target-mask", str(tmp_path / name)], capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode == 2 and reason in p.stderr, (name, p.stderr)
 
 
 def test_models_and_trainers_come_from_the_registry():

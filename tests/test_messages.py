@@ -125,7 +125,7 @@ def _control(**header):
     ([_control(op="add_object", id=2, box=[1, 2, 3])], "box"),
     ([_control(op="add_object", id=2, box="abcd")], "box"),
     ([_control(op="set_target")], "mask PNG or boxes"),
-    ([_control(op="set_target", boxes={"1": [1, 2]})], "boxes"),
+    ([_control(op="set_target", boxes={"1": [1, 2]})], "box"),
     ([_control(op="set_target", boxes=[1, 2, 3, 4])], "boxes"),
     ([_control(op="set_target", boxes={"x": [1, 2, 3, 4]})], "boxes"),
     ([_control(op="stats"), b""], "PNG"),                      # an empty second part
@@ -185,3 +185,171 @@ def test_control_replies_roundtrip():
     assert not refused.ok and refused.error == "add_object: empty"
     with pytest.raises(MessageError, match="ok"):
         messages.decode_reply(messages.pack_header({"v": 1, "kind": "reply", "ok": "yes"}))
+
+
+# ------------------------------------------------------------------------- every decoder is total
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SCALARS = (st.none() | st.booleans() | st.integers(-(2 ** 63), 2 ** 64 - 1) | st.floats() | st.text(max_size=20)
+           | st.binary(max_size=20))
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                             max_size=5), max_leaves=20)
+FIELDS = ("seq", "t_capture_ns", "camera_id", "stamps", "height", "width", "encoding", "step", "extras", "boxes",
+          "name", "objects", "model", "following", "op", "id", "box", "stage", "event", "counters", "live", "error",
+          "fatal", "note", "pid", "t_ns", "ok", "seq", "retry_after_ms", "active", "token")
+SMALL_SIDES = st.integers(1, 6)
+
+
+@st.composite
+def headers(draw, kind=None):
+    """A schema-like header: the right version, a kind, a random choice of the schema's fields with random
+    values (sometimes sensible ones), and random extra fields."""
+    header = {"v": 1, "kind": kind or draw(st.sampled_from(messages.KINDS))}
+    for name in draw(st.lists(st.sampled_from(FIELDS), max_size=12)):
+        header[name] = draw(VALUES | SMALL_SIDES | st.sampled_from(["mono8", "png", "rgb8", "stats", "capture",
+                                                                    "heartbeat", ["gt"], ["target"], {}]))
+    header.update(draw(st.dictionaries(st.text(max_size=6), VALUES, max_size=3)))
+    return header
+
+
+@st.composite
+def messages_parts(draw, kind=None):
+    header = draw(headers(kind))
+    try:
+        head = messages.pack_header(header)
+    except (MessageError, ValueError, TypeError, OverflowError):
+        head = draw(st.binary(max_size=64))
+    buffers = draw(st.lists(st.binary(max_size=200) | st.sampled_from([bytes(36), bytes(108), b"", _png(np.zeros((4, 4),
+                                                                                                        np.uint8))]),
+                            max_size=3))
+    return [head, *buffers]
+
+
+def _only_rejections(decode, *args) -> None:
+    try:
+        decode(*args)
+    except MessageError:
+        pass
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_are_rejected_not_raised(data):
+    for decode in (messages.unpack_header, messages.decode_report, messages.decode_reply):
+        _only_rejections(decode, data)
+    _only_rejections(messages.decode_control, [data])
+    _only_rejections(messages.decode_frame, [data, data])
+    _only_rejections(messages.decode_mask, [data, data])
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages_parts())
+def test_arbitrary_structures_are_rejected_not_raised(parts):
+    _only_rejections(messages.decode_frame, parts)
+    _only_rejections(messages.decode_mask, parts)
+    _only_rejections(messages.decode_control, parts)
+    _only_rejections(messages.decode_control, parts, 16)
+    _only_rejections(messages.decode_report, parts[0])
+    _only_rejections(messages.decode_report, parts[0], "token")
+    _only_rejections(messages.decode_reply, parts[0])
+
+
+def _valid(kind: str) -> list:
+    """A well-formed message of each kind (as its stage would send it)."""
+    mask = np.zeros((4, 6), np.uint8)
+    mask[1:3, 2:4] = 1
+    if kind == "frame":
+        return messages.encode_frame(np.zeros((4, 6, 3), np.uint8), 3, 10, target=mask, boxes={1: (0, 0, 3, 3)},
+                                     name="00003", stamps={"capture_out": 11})
+    if kind == "mask":
+        objects = [{"id": 1, "score": 0.9, "bbox": [2, 1, 4, 3], "area": 4}]
+        return messages.encode_mask(mask, 3, 10, camera_id="c", model="m", objects=objects, stamps={"infer_out": 12},
+                                    extras=["gt"], name="00003") + [mask.tobytes()]
+    if kind == "control":
+        return messages.encode_control("add_object", object_id=2, mask=mask, box=(0, 0, 3, 3))
+    if kind == "stats":
+        live = messages.LiveStats(latency_ms={"infer": {"p50": 1.0}}, budget_violations={"infer": 0})
+        return [messages.encode_report(messages.StageReport("publish", "final", counters=messages.PublishCounters(),
+                                                            live=live))]
+    return [messages.encode_reply(messages.ControlReply(True, op="stats", objects=[1],
+                                                        counters=messages.InferCounters()))]
+
+
+DECODERS = {"frame": messages.decode_frame, "mask": messages.decode_mask, "control": messages.decode_control,
+            "stats": lambda parts: messages.decode_report(parts[0]), "reply": lambda parts: messages.decode_reply(parts[0])}
+
+
+@st.composite
+def mutated(draw):
+    """A well-formed message with some of its header fields (at any depth) replaced or removed."""
+    kind = draw(st.sampled_from(list(DECODERS)))
+    parts = _valid(kind)
+    header = messages.unpack_header(parts[0])
+
+    def mutate(node):
+        if isinstance(node, dict) and node:
+            key = draw(st.sampled_from(sorted(node, key=str)))
+            if draw(st.booleans()) and isinstance(node[key], (dict, list)) and node[key]:
+                mutate(node[key])
+            elif draw(st.integers(0, 4)) == 0:
+                del node[key]
+            else:
+                node[key] = draw(VALUES)
+        elif isinstance(node, list) and node:
+            i = draw(st.integers(0, len(node) - 1))
+            if isinstance(node[i], (dict, list)) and draw(st.booleans()):
+                mutate(node[i])
+            else:
+                node[i] = draw(VALUES)
+
+    for _ in range(draw(st.integers(1, 3))):
+        mutate(header)
+    try:
+        parts[0] = messages.pack_header(header)
+    except (MessageError, ValueError, TypeError, OverflowError):
+        pass
+    return kind, parts
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_every_field_of_every_message_is_checked(case):
+    kind, parts = case
+    _only_rejections(DECODERS[kind], parts)
+
+
+def test_well_formed_messages_of_every_kind_are_accepted():
+    for kind, decode in DECODERS.items():
+        decode(_valid(kind))
+
+
+def test_a_small_png_declaring_a_huge_image_is_refused_before_decoding():
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (messages.PNG_SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 20001 * 50)) + chunk(b"IEND", b""))
+    assert len(bomb) < 2000
+    with pytest.raises(MessageError, match="20000x20000"):
+        messages.decode_control([messages.encode_control("set_target", boxes={1: (0, 0, 5, 5)})[0], bomb], 640 * 480)
+    header = messages.pack_header({"v": 1, "kind": "mask", "seq": 0, "t_capture_ns": 0, "height": 4, "width": 4,
+                                   "encoding": "png"})
+    with pytest.raises(MessageError, match="20000x20000"):
+        messages.decode_mask([header, bomb])
+
+
+def test_internal_messages_without_the_run_token_are_rejected():
+    parts = messages.encode_frame(_frame(), 1, 2, token="secret")
+    assert messages.unpack_header(parts[0], "secret")["seq"] == 1
+    for token in ("other", None):
+        forged = messages.encode_frame(_frame(), 1, 2, token=token)
+        with pytest.raises(MessageError, match="not from this run"):
+            messages.unpack_header(forged[0], "secret")
+    report = messages.StageReport("capture", "heartbeat", counters=messages.CaptureCounters(captured=1))
+    assert messages.decode_report(messages.encode_report(report, "secret"), "secret") == report
+    with pytest.raises(MessageError, match="not from this run"):
+        messages.decode_report(messages.encode_report(report), "secret")

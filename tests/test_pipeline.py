@@ -169,13 +169,14 @@ def _ids_from(sub, reply):
 
 
 def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port):
-    endpoint, control = f"tcp://127.0.0.1:{free_port}", f"tcp://127.0.0.1:{free_port + 1}"
+    endpoint = f"tcp://127.0.0.1:{free_port}"
     stats_path = tmp_path / "S.json"
     run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--fps", "15", "--bind", endpoint,
                                     "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
     try:
-        with MaskSubscriber(endpoint) as sub, ControlClient(control, timeout=30) as ctl:
+        with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
+            ctl = ControlClient(topic=endpoint, timeout=30)  # found through the run's file
             assert ctl.stats()["objects"] == [1]
             reply = ctl.add_object(2, box=(10, 10, 90, 80))  # a patch of background, followed from now on
             assert reply["objects"] == [1, 2]
@@ -195,13 +196,14 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
             target[100:150, 100:180] = 3
             reply = ctl.set_target(mask=target)
             assert reply["objects"] == [3] and _ids_from(sub, reply) == [3]
+            ctl.close()
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=30)
     finally:
         if run.poll() is None:
             run.kill()
     assert run.returncode == 0, err
-    assert "control on" in err
+    assert "rtvos ctl --topic" in err and "control: add_object applied" in err
     s = json.loads(stats_path.read_text())
     assert s["frames_lost"] == 0
 
@@ -222,3 +224,75 @@ def test_thermal_launch_reports_the_road_error_rate(tmp_path, free_port):
     assert s["gt_frames"] == s["frames_published"]
     assert 0 <= s["road_error_rate"] < 20  # the road is most of the frame; a tracked road errs on few pixels
     assert s["live_iou"] > 0.7
+
+
+def test_a_model_that_cannot_start_fails_the_run_with_the_reason(tmp_path, free_port):
+    stats_path = tmp_path / "S.json"
+    p = subprocess.run(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "30", "--bind",
+                                f"tcp://127.0.0.1:{free_port}", "--stats-json", str(stats_path), "--option",
+                                "backend=tensorrt", *FAST_MODEL], capture_output=True, text=True, timeout=180)
+    assert p.returncode == 3, p.stderr
+    assert "cannot start" in p.stderr and "tensorrt" in p.stderr
+    assert sum("cannot start" in line for line in p.stderr.splitlines()) == 1  # said once
+    s = json.loads(stats_path.read_text())
+    assert s["frames_published"] == 0 and any("cannot start" in e for e in s["errors"])
+
+
+def test_a_stream_without_a_target_says_so(tmp_path, free_port):
+    import cv2
+
+    folder = tmp_path / "frames"  # images, no annotations
+    folder.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(folder / f"{i:05d}.jpg"), np.full((120, 160, 3), 10 * i, np.uint8))
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    stats_path = tmp_path / "S.json"
+    run = subprocess.Popen(RTVOS + ["run", "--source", f"folder:{folder}", "--fps", "10", "--bind", endpoint,
+                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
+    try:
+        with MaskSubscriber(endpoint) as sub:
+            msg = sub.recv(timeout=120)
+        _, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert msg.following is False and not msg.mask.any()  # "no target", not "nothing found"
+    assert run.returncode == 0 and "no target given" in err and "had no target" in err
+    s = json.loads(stats_path.read_text())
+    assert s["frames_without_target"] == s["frames_published"] > 0
+
+
+def test_a_control_socket_off_this_host_needs_keys(tmp_path, free_port):
+    launch = tmp_path / "l.toml"
+    launch.write_text(f'[endpoints]\ncontrol = "tcp://0.0.0.0:{free_port + 1}"\n')
+    p = subprocess.run(RTVOS + ["run", "--launch", str(launch), "--bind", f"tcp://127.0.0.1:{free_port}",
+                                "--allow-remote", "--frames", "5"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "CURVE keys" in p.stderr
+    launch.write_text(f'[endpoints]\nframes = "tcp://0.0.0.0:{free_port + 2}"\n')  # internal links too
+    p = subprocess.run(RTVOS + ["run", "--launch", str(launch), "--bind", f"tcp://127.0.0.1:{free_port}",
+                                "--frames", "5"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "refusing to bind" in p.stderr
+
+
+def test_with_curve_keys_only_key_holders_steer(tmp_path, free_port):
+    keys = tmp_path / "keys"
+    assert subprocess.run(RTVOS + ["keys", str(keys)], capture_output=True, text=True).returncode == 0
+    control = f"tcp://127.0.0.1:{free_port + 1}"
+    launch = tmp_path / "l.toml"
+    launch.write_text(f'[endpoints]\ncontrol = "{control}"\ncontrol_keys = "{keys}"\n')
+    endpoint = f"tcp://127.0.0.1:{free_port}"
+    run = subprocess.Popen(RTVOS + ["run", "--launch", str(launch), "--bind", endpoint, "--source",
+                                    "synthetic:320x240", *FAST_MODEL], stderr=subprocess.PIPE, text=True)
+    try:
+        with MaskSubscriber(endpoint) as sub:
+            sub.recv(timeout=120)
+        with ControlClient(control, keys=str(keys), timeout=20) as ctl:
+            assert ctl.stats()["objects"] == [1]
+        with pytest.raises(ControlError, match="no answer"), ControlClient(control, timeout=3) as plain:
+            plain.reset()  # no keys: the handshake fails, nothing reaches the pipeline
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 0, err

@@ -20,13 +20,20 @@ def test_stage_latencies_from_the_stamps_a_mask_collected():
     assert stage_latencies_ms(0, {"capture_out": MS}) == {"capture": 1}
 
 
-def test_budget_violations_and_fps():
+def test_budget_violations_and_fps_over_the_steady_state():
     mon = LatencyMonitor({"infer": 10.0, "end_to_end": 100.0})
-    for i in range(5):
-        mon.add(0, {"infer_in": 0, "infer_out": (5 + 5 * i) * MS, "publish_out": 50 * MS}, now_ns=i * 100 * MS)
+    # The target frame: the model starts on it (300 ms); two frames captured meanwhile are start-up too.
+    mon.add(0, {"infer_in": 0, "infer_out": 300 * MS, "publish_out": 310 * MS}, now_ns=310 * MS)
+    for t in (100, 200):
+        mon.add(t * MS, {"infer_in": 300 * MS, "infer_out": 320 * MS, "publish_out": 330 * MS}, now_ns=330 * MS)
+    for i in range(5):  # steady state: captured after the first mask came out
+        t = (400 + 100 * i) * MS
+        mon.add(t, {"infer_in": t, "infer_out": t + (5 + 5 * i) * MS, "publish_out": t + 50 * MS}, now_ns=t + 50 * MS)
     s = mon.summary()
-    assert s["budget_violations"] == {"infer": 3, "end_to_end": 0}  # 15, 20, 25 ms > 10 ms
-    assert s["fps"] == pytest.approx(10.0) and s["frames"] == 5
+    assert s["budget_violations"] == {"infer": 3, "end_to_end": 0}  # 15, 20, 25 ms > 10 ms; start-up not counted
+    assert s["latency_ms"]["infer"]["count"] == 5 and s["latency_ms"]["end_to_end"]["max"] == 50
+    assert s["startup"] == {"frames": 3, "time_to_first_mask_ms": 310, "start_ms": 300}
+    assert s["frames"] == 8
 
 
 def test_status_line():

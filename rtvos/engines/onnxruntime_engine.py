@@ -63,7 +63,7 @@ class OnnxRuntimeEngine(Engine):
         self.names = input_names(len(self.input_shapes))
         self.path = onnx_path(module, self.input_shapes)
         if not self.path.exists():
-            log.info("exporting %s for %s to %s", type(module).__name__, self.input_shape, self.path)
+            log.debug("exporting %s for %s to %s", type(module).__name__, self.input_shape, self.path)
             export_onnx(module, self.input_shapes, self.path)
         self.precision = "fp32"
         if int8 is not None:

@@ -61,7 +61,7 @@ def quantized_path(fp32_path: Path, names: list[str], shapes: tuple[tuple[int, .
             sample = next(self.it, None)
             return None if sample is None else {n: np.ascontiguousarray(a, np.float32) for n, a in zip(names, sample)}
 
-    log.info("quantising %s to INT8 on %d calibration samples (%s)", fp32_path.name, len(samples), calibration.key)
+    log.debug("quantising %s to INT8 on %d calibration samples (%s)", fp32_path.name, len(samples), calibration.key)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(fp32_path), str(pre))

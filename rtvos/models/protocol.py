@@ -69,6 +69,7 @@ class Segmenter(abc.ABC):
       _step(frame) -> (label mask, {id: score})
       _add_object / _remove_object (optional): the default restarts on the frame with the new label mask;
         models with per-object state override them to touch only that object.
+      _warm_up (optional): what building everything for a frame size takes (default: a start and a step).
     """
 
     name: str = "segmenter"
@@ -116,7 +117,26 @@ class Segmenter(abc.ABC):
         self._start(frame, label)
         return ids
 
+    def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """Build what frames of this size need (engines, caches). Default: start on `frame` and step once."""
+        self._start(frame, label)
+        self._check_label(self._step(frame)[0])
+
     # ---------------------------------------------------------------------------------- the protocol
+    def warm_up(self, height: int, width: int) -> None:
+        """Build (or load from the cache) everything the model needs for frames of this size -- exported
+        and quantised engines above all -- so that the first real frame does not pay for it. Uses a
+        synthetic frame; the segmenter is left not started."""
+        rng = np.random.default_rng(0)
+        frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+        label = np.zeros((height, width), np.uint8)
+        label[height // 4: 3 * height // 4, width // 4: 3 * width // 4] = 1
+        self.started, self.frame_hw, self.ids = False, (height, width), [1]
+        try:
+            self._warm_up(frame, label)
+        finally:
+            self.started, self.frame_hw, self.ids = False, None, []
+
     def start(self, frame: np.ndarray, target: Target | np.ndarray) -> Result:
         """(Re)initialise on `frame` with `target`; returns the target as a Result. A target that
         cannot be used raises TargetError (saying why) and leaves the segmenter as it was."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from rtvos.models.shared.box_init import box_to_mask
@@ -30,6 +31,17 @@ class Target:
     @classmethod
     def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]]) -> "Target":
         return cls(boxes=dict(boxes))
+
+
+def read_target_mask(path: str) -> np.ndarray:
+    """A PNG label mask: 0 background, k = object k. A 0/255 mask (DAVIS style) becomes object 1."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
+        raise TargetError(f"cannot read target mask {path!r}: expected a single-channel PNG")
+    values = np.unique(mask)
+    if len(values) == 2 and values[1] == 255:
+        mask = (mask > 0).astype(np.uint8)
+    return mask
 
 
 def label_ids(label: np.ndarray) -> list[int]:

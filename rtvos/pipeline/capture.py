@@ -11,28 +11,16 @@ from __future__ import annotations
 
 import time
 
-import cv2
-import numpy as np
 import zmq
 
 from rtvos import messages
+from rtvos.models.target import TargetError, read_target_mask
 from rtvos.pipeline.runtime import Stage, StreamError
 from rtvos.sources import SourceError, open_source
 
 TARGET_SEND_TIMEOUT_MS = 30_000
 HOLD_QUEUE_FRAMES = 8  # more than capture's send queue + inference's receive queue (2 + 2) can hold
 EOS_GRACE_S = 5.0
-
-
-def load_target_mask(path: str) -> np.ndarray:
-    """A PNG label mask: 0 background, k = object k. A 0/255 mask (DAVIS style) becomes object 1."""
-    mask = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise SourceError(f"cannot read target mask {path!r}: expected a single-channel PNG")
-    values = np.unique(mask)
-    if len(values) == 2 and values[1] == 255:
-        mask = (mask > 0).astype(np.uint8)
-    return mask
 
 
 class Capture(Stage):
@@ -48,11 +36,12 @@ class Capture(Stage):
             self.source = open_source(sc.spec, fps=sc.fps or None, frames=sc.frames, width=sc.width,
                                       height=sc.height, seed=sc.seed, loop=sc.loop, profile=sc.profile,
                                       calibration=sc.calibration)
-            self.target_mask = load_target_mask(sc.target_mask) if sc.target_mask else None
-            self.frames = self.source.frames()
-        except (SourceError, OSError) as exc:
+            resuming = self.run.first_seq > 0  # a restarted capture: the model follows the target it has
+            self.target_mask = read_target_mask(sc.target_mask) if sc.target_mask and not resuming else None
+            self.frames = self.source.frames(self.run.first_seq)
+        except (SourceError, TargetError, OSError) as exc:
             raise StreamError(f"source failed: {exc}") from None
-        self.boxes = {1: tuple(sc.target_box)} if sc.target_box else None
+        self.boxes = {1: tuple(sc.target_box)} if sc.target_box and not resuming else None
 
     def counters(self) -> messages.CaptureCounters:
         self.counts.skipped = self.source.skipped if self.source is not None else 0
@@ -70,15 +59,18 @@ class Capture(Stage):
 
     def _send(self, frame) -> None:
         target, boxes = frame.target, None
-        if self.counts.captured == 0 and (self.target_mask is not None or self.boxes):
+        if self.counts.captured == 0 and (self.target_mask is not None or self.boxes):  # the first frame
             target, boxes = self.target_mask, self.boxes
             if target is not None and target.shape != (frame.height, frame.width):
                 raise SourceError(f"target mask is {target.shape[1]}x{target.shape[0]} but frames are "
                                   f"{frame.width}x{frame.height}")
         parts = messages.encode_frame(
             frame.image, frame.seq, frame.t_capture_ns, camera_id=self.cfg.publish.camera_id, target=target,
-            boxes=boxes, gt_mask=frame.gt_mask, name=frame.name, stamps={"capture_out": time.monotonic_ns()})
+            boxes=boxes, gt_mask=frame.gt_mask, name=frame.name, stamps={"capture_out": time.monotonic_ns()},
+            token=self.run.token)
         self.counts.captured += 1
+        self.rt.reporter.heartbeat(self.counters())  # every frame, before it leaves: a restarted capture
+        #                                              resumes the stream at exactly the next one
         if target is not None or boxes:
             if not self.out.poll(TARGET_SEND_TIMEOUT_MS, zmq.POLLOUT):
                 raise SourceError(f"inference did not take the target frame within {TARGET_SEND_TIMEOUT_MS / 1000:.0f} s")
@@ -111,7 +103,7 @@ class Capture(Stage):
         while True:
             self.heartbeat()
             if self.out.poll(100, zmq.POLLOUT):
-                self.out.send_multipart(messages.encode_eos())
+                self.out.send_multipart(messages.encode_eos(self.run.token))
                 return
             if self.rt.stop:
                 deadline = deadline or time.monotonic() + EOS_GRACE_S

@@ -36,36 +36,29 @@ class Publisher:
         self.counts = messages.PublishCounters()
         self.last_seq = None
 
-    def handle(self, parts: list) -> None:
+    def handle(self, parts: list, header: dict) -> None:
         t_in = time.monotonic_ns()
-        header = messages.unpack_header(parts[0])
-        if header["kind"] != "mask":
-            raise messages.MessageError(f"publisher expects masks, got {header['kind']!r}")
-        names = header.pop("extras", [])
-        if not isinstance(names, list) or len(parts) != 2 + len(names):
-            raise messages.MessageError(f"mask message has {len(parts)} parts, header announces {2 + len(names)}")
-        extras = dict(zip(names, parts[2:]))
-        msg = messages.decode_mask(parts[:2], header)
+        msg = messages.decode_mask(parts, header)
         h, w = msg.mask.shape
-        if "gt" in extras:
-            self.metrics.add(msg.mask, messages.buffer_as_array(extras["gt"], (h, w), "gt"))
-        if "image" in extras and self.cfg.publish.images:
-            image = messages.buffer_as_array(extras["image"], (h, w, 3), "image")
-            frame = messages.encode_frame(image, msg.seq, header["t_capture_ns"],
-                                          camera_id=header.get("camera_id", "cam0"), name=header.get("name"))
+        if "gt" in msg.extras:
+            self.metrics.add(msg.mask, messages.buffer_as_array(msg.extras["gt"], (h, w), "gt"))
+        hd = msg.header
+        if "image" in msg.extras and self.cfg.publish.images:
+            image = messages.buffer_as_array(msg.extras["image"], (h, w, 3), "image")
+            frame = messages.encode_frame(image, msg.seq, hd["t_capture_ns"], camera_id=hd["camera_id"],
+                                          name=hd["name"])
             self.pub.send_multipart([messages.TOPIC_IMAGE, *frame], copy=False)
         if self.last_seq is not None and msg.seq > self.last_seq + 1:
             self.counts.seq_gaps += msg.seq - self.last_seq - 1
         self.last_seq = msg.seq
-        stamps = dict(header.get("stamps", {}))
+        stamps = dict(hd["stamps"])
         stamps["publish_in"] = t_in
         stamps["publish_out"] = time.monotonic_ns()
         out = messages.encode_mask(
-            msg.mask, msg.seq, header["t_capture_ns"], camera_id=header.get("camera_id", "cam0"),
-            model=header.get("model", "?"), objects=msg.objects, stamps=stamps,
-            encoding=self.cfg.publish.encoding, name=header.get("name"))
+            msg.mask, msg.seq, hd["t_capture_ns"], camera_id=hd["camera_id"], model=hd["model"], objects=msg.objects,
+            stamps=stamps, encoding=self.cfg.publish.encoding, following=msg.following, name=hd["name"])
         self.pub.send_multipart([messages.TOPIC_MASK, *out], copy=False)
-        self.monitor.add(header["t_capture_ns"], stamps)
+        self.monitor.add(hd["t_capture_ns"], stamps)
         self.counts.published += 1
 
     def live(self, recent: bool = False) -> messages.LiveStats:
@@ -98,13 +91,13 @@ class Publish(Stage):
         if self.inp.poll(100):
             parts = self.inp.recv_multipart(copy=False)
             try:
-                header = messages.unpack_header(parts[0].buffer)
+                header = messages.unpack_header(parts[0].buffer, self.run.token)
                 if header["kind"] == "eos":
                     return False
-                self.publisher.handle([p.buffer for p in parts])
+                self.publisher.handle([p.buffer for p in parts], header)
             except messages.MessageError as exc:
                 self.publisher.counts.rejected += 1
-                log.warning("rejected a malformed message: %s", exc)
+                log.debug("rejected a malformed message: %s", exc)
         now = time.monotonic()
         if now - self.last_stats >= STATS_INTERVAL_S:
             self.last_stats = now

@@ -41,12 +41,12 @@ class LimitedSource(Source):
         self.source, self.n = source, n
         self.name, self.fps = source.name, source.fps
 
-    def frames(self) -> Iterator[Frame]:
-        if self.n == 0:
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        if start >= self.n:
             return
-        gen = self.source.frames()
+        gen = self.source.frames(start)
         try:
-            for k, frame in enumerate(gen, start=1):
+            for k, frame in enumerate(gen, start=start + 1):
                 yield frame
                 if k >= self.n:
                     return  # stop before pulling (and pacing) one more frame

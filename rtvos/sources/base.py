@@ -19,7 +19,7 @@ class Frame:
     """One captured image.
 
     image:      HxWx3 uint8, RGB order (sources convert from OpenCV's BGR).
-    seq:        0, 1, 2, ... in capture order, per source.
+    seq:        0, 1, 2, ... in capture order, per source (the frame's index in the stream).
     t_capture_ns: time.monotonic_ns() when the frame was captured (one clock for all processes).
     target:     optional HxW uint8 label mask naming the objects to follow (0 = background, k = object k);
                 set on the first frame by sources that carry an initial annotation.
@@ -47,9 +47,10 @@ class Frame:
 class Source(abc.ABC):
     """A stream of frames.
 
-    `frames()` yields Frames until the source is exhausted (files) or closed (live).  Pacing: when `fps`
-    is set, frames are released at that rate in real time (a live camera paces itself); `fps=None` means
-    as fast as possible.  Sources are context managers; `close()` releases devices and files.
+    `frames()` yields Frames until the source is exhausted (files) or closed (live); `frames(start)`
+    resumes the stream at frame `start` (a restarted capture stage), the frames before it passed over
+    unpaced (a live camera just numbers its frames from `start`).  Pacing: when `fps` is set, frames are
+    released at that rate in real time (a live camera paces itself); `fps=None` means as fast as possible.  Sources are context managers; `close()` releases devices and files.
     `skipped` counts the frames a source passed over because they could not be read (the stream goes on).
     """
 
@@ -58,7 +59,7 @@ class Source(abc.ABC):
     skipped: int = 0
 
     @abc.abstractmethod
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start: int = 0) -> Iterator[Frame]:
         ...
 
     def close(self) -> None:  # pragma: no cover - default no-op

@@ -117,13 +117,17 @@ class FolderSource(Source):
             mask = cv2.resize(mask, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
         return mask
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start: int = 0) -> Iterator[Frame]:
         """Yields the readable images in name order (repeatedly when `loop`), paced at `fps` when set."""
         pacer = Pacer(self.fps)
         seq = 0
         while True:
             produced = False
             for f in self.files:
+                if seq < start:  # resuming: passed over, unread and unpaced
+                    seq += 1
+                    produced = True
+                    continue
                 pacer.wait()
                 bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
                 t = time.monotonic_ns()

@@ -189,10 +189,10 @@ class SyntheticSource(Source):
         np.copyto(img[y0:y1, x0:x1], shaded, where=inside[..., None])
         mask[y0:y1, x0:x1][inside] = label
 
-    def frames(self) -> Iterator[Frame]:
-        """Yields frames 0, 1, ... (`frames` of them, or forever), paced at `fps` when set."""
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        """Yields frames start, start + 1, ... (up to `frames`, or forever), paced at `fps` when set."""
         pacer = Pacer(self.fps)
-        i = 0
+        i = start
         while self.n_frames is None or i < self.n_frames:
             pacer.wait()
             t = time.monotonic_ns()

@@ -315,11 +315,11 @@ class SyntheticThermalRoadSource(Source):
         np.copyto(scene[cy0:cy1, cx0:cx1], temp[win], where=a)
         mask[cy0:cy1, cx0:cx1][a] = 0
 
-    def frames(self) -> Iterator[Frame]:
-        """Yields frames 0, 1, ... (`frames` of them, or forever), paced at `fps` when set."""
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        """Yields frames start, start + 1, ... (up to `frames`, or forever), paced at `fps` when set."""
         pacer = Pacer(self.fps)
         normalizer = ThermalNormalizer(self.profile)
-        i = 0
+        i = start
         while self.n_frames is None or i < self.n_frames:
             pacer.wait()
             t = time.monotonic_ns()

@@ -222,7 +222,7 @@ class ThermalSource(Source):
             mask = self.undistorter(mask, cv2.INTER_NEAREST)
         return mask
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start: int = 0) -> Iterator[Frame]:
         """Yields the readable frames in order (repeatedly when `loop`), paced at `fps` when set."""
         pacer = Pacer(self.fps)
         normalizer = ThermalNormalizer(self.profile)
@@ -230,6 +230,10 @@ class ThermalSource(Source):
         while True:
             produced = False
             for name, img, why in self._read_all():
+                if seq < start and img is not None:  # resuming: passed over, unpaced
+                    seq += 1
+                    produced = True
+                    continue
                 pacer.wait()
                 t = time.monotonic_ns()
                 if img is not None:

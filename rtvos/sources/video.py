@@ -34,7 +34,7 @@ class VideoSource(Source):
         self.native_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) or None
         self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # container's claim; may be 0
 
-    def frames(self) -> Iterator[Frame]:
+    def frames(self, start: int = 0) -> Iterator[Frame]:
         if self._cap is None:
             raise SourceError(f"video source {self.path} is closed")
         pacer = Pacer(self.fps)
@@ -43,6 +43,12 @@ class VideoSource(Source):
         while True:
             index = 0
             while True:
+                if seq < start:  # resuming: passed over, unpaced
+                    if not self._cap.grab():
+                        break
+                    seq += 1
+                    index += 1
+                    continue
                 pacer.wait()
                 ok, bgr = self._cap.read()
                 t = time.monotonic_ns()
@@ -96,8 +102,9 @@ class CameraSource(Source):
         self.read_failures = 0
         self._seq = 0
 
-    def frames(self) -> Iterator[Frame]:
-        """Yields frames until closed; seq keeps counting across calls."""
+    def frames(self, start: int = 0) -> Iterator[Frame]:
+        """Yields frames until closed; seq keeps counting across calls (from `start`, when it is later)."""
+        self._seq = max(self._seq, start)
         streak = 0
         while self._cap is not None:
             ok, bgr = self._cap.read()

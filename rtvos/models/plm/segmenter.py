@@ -136,6 +136,10 @@ class PLMSegmenter(Segmenter):
         self.boxes: dict[int, Box] = {k: mask_box(label == k) for k in self.ids}
         self._match(frame)  # builds (exports / loads) the extractor engine for the candidate batch now
 
+    def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """The extractor's engine for one object's nine candidates (a start would fine-tune for seconds)."""
+        self.extractor(np.zeros((len(full_frame_boxes(self.frame_hw)), CROP, CROP, 3), np.uint8))
+
     def candidates(self, object_id: int) -> list[Box]:
         if self.cfg.full_frame:
             return full_frame_boxes(self.frame_hw)
