@@ -658,10 +658,12 @@ class ControlReply:
     counters: InferCounters | None = None
 
     def as_dict(self) -> dict:
-        """What `ControlClient` returns: every field but `ok` and `error` (a refusal raises instead)."""
-        out = dataclasses.asdict(self)
-        for k in ("ok", "error"):
-            out.pop(k)
+        """What `ControlClient` returns (a refusal raises instead): op, seq and objects; for `stats` also
+        model, active and counters."""
+        out = {"op": self.op, "seq": self.seq, "objects": list(self.objects)}
+        if self.op == "stats":
+            out |= {"model": self.model, "active": self.active,
+                    "counters": self.counters.as_dict() if self.counters is not None else None}
         return out
 
 
