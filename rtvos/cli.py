@@ -198,6 +198,18 @@ def cmd_eval(args) -> int:
         return 2
     options = parse_options(args.option)
     sequences = [s for s in args.sequences.split(",") if s] if args.sequences else None
+    if args.split and sequences:
+        print("rtvos eval: give --split or --sequences, not both", file=sys.stderr)
+        return 2
+    if args.split:
+        from rtvos.evaluation.davis import DavisDataset
+        from rtvos.evaluation.splits import SplitError, scored
+
+        try:
+            sequences = scored(DavisDataset(args.davis_root).sequence_names(), args.split)
+        except SplitError as exc:
+            print(f"rtvos eval: --split: {exc}", file=sys.stderr)
+            return 2
     if args.score:  # masks written by anything, in the DAVIS results layout: score them, run nothing
         summary = score_results(args.score, args.davis_root, sequences, args.max_frames, progress=not args.quiet)
         summary["results"] = args.score
@@ -210,6 +222,7 @@ def cmd_eval(args) -> int:
                            args.out, sequences=sequences, progress=not args.quiet, max_frames=args.max_frames)
         summary["model"] = args.model
         summary["options"] = options
+    summary["split"] = args.split
     print(format_table(summary))
     if args.json:
         with open(args.json, "w") as f:
@@ -370,6 +383,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--score", metavar="DIR", help="score a results folder written before (by anything), run no model")
     e.add_argument("--json", help="write the summary here")
     e.add_argument("--sequences", help="comma-separated subset (default: all)")
+    e.add_argument("--split", help="the sequences a split holds out: dev, fold:I/K, train (the dev split's "
+                   "training side) or all (see rtvos/evaluation/splits.py)")
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
     e.add_argument("--threads", type=int)

@@ -13,7 +13,7 @@ from rtvos.models.crvos.segmenter import CRVOSDecoder, load_decoder
 @pytest.mark.heavy
 def test_smoke_training_writes_a_loadable_checkpoint(davis_root, tmp_path):
     from rtvos.models.crvos import train as crvos_train
-    from rtvos.training.common import DEV_SEQUENCES
+    from rtvos.evaluation.splits import DEV_SEQUENCES
 
     assert crvos_train.main(["--smoke", "--davis-root", str(davis_root), "--out", str(tmp_path)]) == 0
     decoder = load_decoder(tmp_path / "best.pt")

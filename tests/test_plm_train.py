@@ -11,7 +11,7 @@ from rtvos.models.plm.net import PLMNet
 def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path):
     from rtvos.models.plm import train as plm_train
     from rtvos.models.plm.segmenter import load_pretrained
-    from rtvos.training.common import DEV_SEQUENCES
+    from rtvos.evaluation.splits import DEV_SEQUENCES
 
     assert plm_train.main(["--smoke", "--davis-root", str(davis_root), "--out", str(tmp_path)]) == 0
     assert isinstance(load_pretrained(tmp_path / "best.pt"), PLMNet)

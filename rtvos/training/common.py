@@ -15,10 +15,9 @@ import cv2
 import numpy as np
 import torch
 
+from rtvos.evaluation.splits import SplitError, split
 from rtvos.models.checkpoint import file_sha256
 
-# Held out of every training run; the numbers in benchmarks/RESULTS.md are on these.
-DEV_SEQUENCES = ("bear", "bmx-bumps", "car-turn", "dance-jump", "hike", "motocross-bumps", "soccerball")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,14 +27,17 @@ def default_davis_root() -> Path:
     return Path(env) if env else REPO.parent / "shared" / "data" / "davis2016-train"
 
 
-def split_sequences(root: Path, prog: str) -> tuple[list[str], list[str]]:
-    """(train, dev) sequence names of a DAVIS-layout root; a clear exit when there is no data."""
+def split_sequences(root: Path, prog: str, name: str = "dev") -> tuple[list[str], list[str]]:
+    """(train, held-out) sequence names of a DAVIS-layout root for the split `name`
+    (rtvos.evaluation.splits); a clear exit when there is no data or no such split."""
     from rtvos.evaluation.davis import DavisDataset  # noqa: PLC0415
 
     if not (Path(root) / "JPEGImages").is_dir():
         raise SystemExit(f"{prog}: no DAVIS data at {root} (give --davis-root or set RTVOS_DAVIS_ROOT)")
-    names = DavisDataset(root).sequence_names()
-    return [s for s in names if s not in DEV_SEQUENCES], [s for s in DEV_SEQUENCES if s in names]
+    try:
+        return split(DavisDataset(root).sequence_names(), name)
+    except SplitError as exc:
+        raise SystemExit(f"{prog}: --split: {exc}") from None
 
 
 def provenance(sources: list[Path]) -> dict:
@@ -87,6 +89,8 @@ def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt
     p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
     p.add_argument("--out", type=Path, default=None, help=f"run folder: log.jsonl, last.pt, best.pt, best.json (default runs/{model}; --smoke: a temp dir)")
     p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
+    p.add_argument("--split", default="dev", help="sequences held out: dev (the 7-sequence dev split), fold:I/K "
+                   "(cross-validation fold I of K), or all (none: train on every sequence)")
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine", help="lr over the budget (cosine: to 10%%)")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the training loop, dev checks included (total over resumes)")

@@ -70,6 +70,11 @@ class FeatureCache:
     area: np.ndarray
     blocks: list[tuple[str, int, int, int]]
 
+    def subset(self, sequences: list[str]) -> "FeatureCache":
+        """The same arrays, with only these sequences' blocks (what a training split may sample from)."""
+        return FeatureCache(self.f4, self.f8, self.f16, self.masks, self.area,
+                            [b for b in self.blocks if b[0] in set(sequences)])
+
     @property
     def bytes_per_frame(self) -> int:
         return sum(a[0].nbytes for a in (self.f4, self.f8, self.f16, self.masks))
@@ -218,11 +223,14 @@ def add_cache_arguments(p) -> None:
 
 
 def cache_from_arguments(args, root: Path, sequences: list[str], prog: str) -> tuple[FeatureCache, tuple[int, int]]:
-    """The feature cache `add_cache_arguments`' options name (built now if it is not on disk), and the
-    processing size of its frames."""
+    """The feature cache `add_cache_arguments`' options name, limited to `sequences`, and the processing
+    size of its frames. The cache itself holds every sequence of the root, so one cache (built now if it
+    is not on disk) serves every split and every cross-validation fold."""
     if args.height % 32:
         raise SystemExit(f"{prog}: --height must be a multiple of 32, got {args.height}")
-    size_hw = processing_size(*DavisDataset(root).sequence(sequences[0]).load_frame(0).shape[:2], args.height)
-    cache = build_cache(root, sequences, size_hw, args.variants, args.seed, args.cache_dir or DEFAULT_CACHE_DIR,
+    dataset = DavisDataset(root)
+    size_hw = processing_size(*dataset.sequence(sequences[0]).load_frame(0).shape[:2], args.height)
+    everything = sorted(dataset.sequence_names()) if not args.smoke else sorted(sequences)
+    cache = build_cache(root, everything, size_hw, args.variants, args.seed, args.cache_dir or DEFAULT_CACHE_DIR,
                         args.backend, args.max_frames)
-    return cache, size_hw
+    return cache.subset(sequences), size_hw

@@ -94,7 +94,7 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
         raise SystemExit(f"{prog}: give a budget: --minutes and/or --steps")
     torch.set_num_threads(args.threads)
     root = args.davis_root or default_davis_root()
-    train_seqs, dev_seqs = split_sequences(root, prog)
+    train_seqs, dev_seqs = split_sequences(root, prog, args.split)
     if args.smoke:
         train_seqs, dev_seqs = train_seqs[:2], dev_seqs[:1]
     if args.no_dev:
