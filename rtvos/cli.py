@@ -80,6 +80,8 @@ def cmd_run(args) -> int:
         src.target_mask = args.target_mask
     if args.box:
         src.target_box = parse_box(args.box)
+    if args.every_frame:
+        src.every_frame = True
     if args.model:
         mdl.name = args.model
     mdl.options.update(parse_options(args.option))
@@ -95,6 +97,12 @@ def cmd_run(args) -> int:
         cfg.publish.images = True
     if args.stats_json:
         cfg.monitor.stats_json = args.stats_json
+    if args.record:
+        cfg.record.mcap = args.record
+    if args.foxglove:
+        cfg.record.foxglove = args.foxglove
+    if args.frame_id:
+        cfg.publish.frame_id = args.frame_id
     if unknown_model(mdl.name):
         return 2
     try:
@@ -315,6 +323,36 @@ def cmd_ctl(args) -> int:
     return 0
 
 
+def cmd_record(args) -> int:
+    from rtvos.client import MaskSubscriber, SubscriberTimeout
+    from rtvos.config import RecordConfig
+    from rtvos.ros.bridge import Bridge
+
+    if not (args.out or args.foxglove):
+        print("rtvos record: nothing to do: give --out FILE.mcap and/or --foxglove [HOST:]PORT", file=sys.stderr)
+        return 2
+    bridge = Bridge.open(RecordConfig(mcap=args.out, foxglove=args.foxglove, image_format=args.image_format))
+    recorded, seen = 0, None
+    try:
+        with MaskSubscriber(args.connect, stats=True, images=True) as sub:
+            while args.count is None or recorded < args.count:
+                try:
+                    msg = sub.recv(timeout=args.timeout)
+                except SubscriberTimeout:
+                    break
+                except KeyboardInterrupt:
+                    break
+                bridge.mask(msg)
+                recorded += 1
+                if sub.last_stats is not None and sub.last_stats is not seen:
+                    seen = sub.last_stats
+                    bridge.stats({k: v for k, v in seen.items() if k not in ("v", "kind")})
+    finally:
+        bridge.close()
+    print(f"rtvos record: {recorded} masks" + (f" written to {args.out}" if args.out else ""), file=sys.stderr)
+    return 0 if recorded else 2
+
+
 def cmd_keys(args) -> int:
     from rtvos.curve import create_keys
 
@@ -353,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--source", help="synthetic[:WxH] | folder:DIR | video:FILE | camera:INDEX")
     r.add_argument("--frames", type=int, help="stop after N frames")
     r.add_argument("--fps", type=float, help="source pacing in frames/s (0 = as fast as possible)")
+    r.add_argument("--every-frame", action="store_true", help="drop no frame: capture waits for the model "
+                   "(for recordings; a camera's frames would fall behind)")
     r.add_argument("--size", help="source size WIDTHxHEIGHT (synthetic, camera)")
     r.add_argument("--model", help="segmenter name (see `rtvos models`)")
     r.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
@@ -364,6 +404,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--encoding", choices=("mono8", "png"), help="mask encoding on the topic")
     r.add_argument("--publish-images", action="store_true", help="also publish the frames (topic 'image') for viewers")
     r.add_argument("--stats-json", help="write the run's statistics here at exit")
+    r.add_argument("--record", metavar="FILE.mcap", help="record the masks, detections, frames (with "
+                   "--publish-images) and statistics as ROS 2 messages to an MCAP file (Foxglove, ros2 bag play)")
+    r.add_argument("--foxglove", metavar="[HOST:]PORT", help="serve them live over the Foxglove WebSocket protocol, "
+                   "the masks drawn on the frames as image annotations")
+    r.add_argument("--frame-id", help="the camera's frame_id in message headers (default: the camera id)")
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sub", help="subscribe to a mask topic and report what arrives")
@@ -431,6 +476,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--box", help="x0,y0,x1,y1 (add; set: object --id or 1)")
     c.add_argument("--timeout", type=float, default=10.0)
     c.set_defaults(func=cmd_ctl)
+
+    rec = sub.add_parser("record", help="record a running pipeline's topics to MCAP (ROS 2 messages) and/or "
+                         "serve them to Foxglove")
+    rec.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the run's mask topic")
+    rec.add_argument("--out", metavar="FILE.mcap", help="the MCAP file to write")
+    rec.add_argument("--foxglove", metavar="[HOST:]PORT", help="serve the topics live to Foxglove")
+    rec.add_argument("--image-format", choices=("jpeg", "raw"), default="jpeg", help="frames as JPEG or raw rgb8")
+    rec.add_argument("--count", type=int, help="stop after N masks (default: until the stream ends or Ctrl-C)")
+    rec.add_argument("--timeout", type=float, default=10.0, help="stop when no mask came for this long")
+    rec.set_defaults(func=cmd_record)
 
     k = sub.add_parser("keys", help="make CURVE keys for a control socket other hosts can reach")
     k.add_argument("folder", help="where to write them (server and client key pairs)")

@@ -36,8 +36,15 @@ class ReceivedMask(messages.MaskMessage):
 
     @property
     def latency_ms(self) -> float:
-        """Capture -> received, exact when publisher and subscriber share a host (one monotonic clock)."""
+        """Capture -> received on the monotonic clock, which is one clock for every process of a host:
+        exact when publisher and subscriber share a host, meaningless across hosts (compare `stamp`,
+        the wall-clock time of capture, with your clock there)."""
         return (self.t_receive_ns - self.header["t_capture_ns"]) / 1e6
+
+    @property
+    def stamp_ns(self) -> int:
+        """Wall-clock time of capture, ns since the epoch (ROS header stamp)."""
+        return self.header["stamp"]
 
 
 class MaskSubscriber:

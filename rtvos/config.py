@@ -6,7 +6,8 @@ A launch file looks like `launch/synthetic_demo.toml`:
     [model]     name, device, [model.options]
     [endpoints] publish, allow_remote, frames, results, stats
     [budgets]   capture_ms, infer_ms, publish_ms, end_to_end_ms
-    [publish]   encoding, camera_id
+    [publish]   encoding, camera_id, frame_id, images
+    [record]    mcap, foxglove, image_format
     [monitor]   status_interval_s, stats_json
 """
 
@@ -35,6 +36,7 @@ class SourceConfig:
     target_box: list[float] | None = None  # x0, y0, x1, y1 on the first frame (object 1)
     profile: str | None = None        # thermal sources: normalisation profile (name in calibration/thermal/ or .toml)
     calibration: str | None = None    # thermal:<path> sources: camera_info YAML for undistortion
+    every_frame: bool = False         # no frame dropped: capture waits for the model (recordings, not cameras)
 
 
 @dataclass
@@ -72,7 +74,19 @@ class BudgetConfig:
 class PublishConfig:
     encoding: str = "mono8"
     camera_id: str = "cam0"
+    frame_id: str | None = None       # the camera's frame in ROS terms (header frame_id); default: camera_id
     images: bool = False              # also publish the frames (topic "image"), e.g. for `rtvos view`
+
+
+@dataclass
+class RecordConfig:
+    mcap: str | None = None           # record the run's topics as ROS 2 messages to this MCAP file
+    foxglove: str | None = None       # serve them live over the Foxglove WebSocket protocol: [HOST:]PORT
+    image_format: str = "jpeg"        # frames in the recording: jpeg (CompressedImage) or raw (Image rgb8)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.mcap or self.foxglove)
 
 
 @dataclass
@@ -91,6 +105,7 @@ class RunConfig:
     endpoints: EndpointConfig = field(default_factory=EndpointConfig)
     budgets: BudgetConfig = field(default_factory=BudgetConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
 
     def to_dict(self) -> dict:

@@ -220,9 +220,11 @@ def decode_png_mask(data, max_pixels: int, what: str = "mask PNG") -> np.ndarray
 def encode_frame(image: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str = "cam0",
                  target: np.ndarray | None = None, boxes: dict | None = None,
                  gt_mask: np.ndarray | None = None, name: str | None = None,
-                 stamps: dict | None = None, token: str | None = None) -> list:
+                 stamps: dict | None = None, stamp: int = 0, frame_id: str | None = None,
+                 token: str | None = None) -> list:
     """capture -> infer (with the run's `token`), and the public image topic. Returns the multipart list
-    [header, image, (target), (gt)]."""
+    [header, image, (target), (gt)]. `stamp`: wall-clock time of capture (ns since the epoch);
+    `frame_id`: the camera's frame (ROS), default the camera id."""
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise MessageError(f"frame image must be HxWx3 uint8, got {image.shape} {image.dtype}")
     h, w = image.shape[:2]
@@ -236,6 +238,7 @@ def encode_frame(image: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: s
             extras.append(label)
     header = {
         "v": SCHEMA_VERSION, "kind": "frame", "seq": int(seq), "camera_id": camera_id,
+        "stamp": int(stamp), "frame_id": frame_id or camera_id,
         "t_capture_ns": int(t_capture_ns), "stamps": dict(stamps or {}),
         "height": h, "width": w, "encoding": "rgb8", "step": w * 3, "extras": extras,
     }
@@ -285,8 +288,10 @@ def decode_frame(parts: list, header: dict | None = None) -> FrameMessage:
         raise MessageError(f"frame message has {len(parts)} parts, header announces {2 + len(extras)}")
     if h * w * 3 > MAX_BUFFER_BYTES:
         raise MessageError(f"frame of {w}x{h} exceeds the buffer size limit")
-    clean = {"v": SCHEMA_VERSION, "kind": "frame", "seq": _int(header.get("seq"), "seq"),
-             "camera_id": _text(header.get("camera_id", "cam0"), "camera_id"),
+    camera_id = _text(header.get("camera_id", "cam0"), "camera_id")
+    clean = {"v": SCHEMA_VERSION, "kind": "frame", "seq": _int(header.get("seq"), "seq"), "camera_id": camera_id,
+             "stamp": _int(header.get("stamp", 0), "stamp"),
+             "frame_id": _text(header.get("frame_id", camera_id), "frame_id"),
              "t_capture_ns": _int(header.get("t_capture_ns"), "t_capture_ns"),
              "stamps": _stamps(header.get("stamps", {})), "height": h, "width": w, "encoding": "rgb8",
              "step": 3 * w, "extras": extras, "boxes": _optional(header, "boxes", lambda v, _: _boxes(v)),
@@ -301,7 +306,8 @@ def decode_frame(parts: list, header: dict | None = None) -> FrameMessage:
 
 def encode_mask(mask: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str, model: str,
                 objects: list[dict], stamps: dict, encoding: str = "mono8", following: bool = True,
-                extras: list[str] | None = None, name: str | None = None, token: str | None = None) -> list:
+                stamp: int = 0, frame_id: str | None = None, extras: list[str] | None = None,
+                name: str | None = None, token: str | None = None) -> list:
     """infer -> publish (with the run's `token` and `extras` buffers to follow) -> subscribers.
     Returns [header, buffer]. `following` is False when nothing is followed (no target yet, or after a
     reset): an empty mask then means "no target", not "nothing found"."""
@@ -319,6 +325,7 @@ def encode_mask(mask: np.ndarray, seq: int, t_capture_ns: int, *, camera_id: str
         buf = np.ascontiguousarray(mask)
     header = {
         "v": SCHEMA_VERSION, "kind": "mask", "seq": int(seq), "camera_id": camera_id,
+        "stamp": int(stamp), "frame_id": frame_id or camera_id,
         "t_capture_ns": int(t_capture_ns), "stamps": dict(stamps),
         "height": h, "width": w, "encoding": encoding, "step": w, "is_bigendian": 0,
         "model": model, "objects": objects, "following": bool(following),
@@ -394,8 +401,10 @@ def decode_mask(parts: list, header: dict | None = None) -> MaskMessage:
             raise MessageError("PNG mask does not decode to the announced height x width")
     else:
         raise MessageError(f"unknown mask encoding {enc!r}")
-    clean = {"v": SCHEMA_VERSION, "kind": "mask", "seq": _int(header.get("seq"), "seq"),
-             "camera_id": _text(header.get("camera_id", "cam0"), "camera_id"),
+    camera_id = _text(header.get("camera_id", "cam0"), "camera_id")
+    clean = {"v": SCHEMA_VERSION, "kind": "mask", "seq": _int(header.get("seq"), "seq"), "camera_id": camera_id,
+             "stamp": _int(header.get("stamp", 0), "stamp"),
+             "frame_id": _text(header.get("frame_id", camera_id), "frame_id"),
              "t_capture_ns": _int(header.get("t_capture_ns"), "t_capture_ns"),
              "stamps": _stamps(header.get("stamps", {})), "height": h, "width": w, "encoding": enc, "step": w,
              "is_bigendian": 0, "model": _text(header.get("model", "?"), "model"),
@@ -491,7 +500,7 @@ def decode_control(parts: list, max_pixels: int = MAX_CONTROL_PIXELS) -> Control
 
 
 # ----------------------------------------------------------------------------------- stage telemetry
-STAGES = ("capture", "infer", "publish")
+STAGES = ("capture", "infer", "publish", "record")  # record: only when the run records or serves Foxglove
 
 
 @dataclass
@@ -546,8 +555,15 @@ class PublishCounters(Counters):
     seq_gaps: int = 0    # sequence numbers missing between published masks (each one dropped upstream)
 
 
+@dataclass
+class RecordCounters(Counters):
+    recorded: int = 0    # masks written to the recording / served live
+    gaps: int = 0        # sequence numbers published but not received (a slow recorder)
+    rejected: int = 0    # malformed messages on the topic
+
+
 STAGE_COUNTERS: dict[str, type[Counters]] = {"capture": CaptureCounters, "infer": InferCounters,
-                                             "publish": PublishCounters}
+                                             "publish": PublishCounters, "record": RecordCounters}
 
 
 @dataclass

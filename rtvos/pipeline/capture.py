@@ -2,6 +2,7 @@
 
 A frame that cannot be handed over at once (inference busy, queue full) is dropped here and counted;
 frames that carry a target are always delivered (waiting if needed), since the model needs them.
+With `every_frame` (a recording to process completely) every frame waits for inference instead.
 After a target frame, capture also waits (instead of dropping) until inference takes frames again:
 a model's start can take seconds (PLM fine-tunes on the first frame), and a stream should not spend
 them dropping every frame.  The source's pacer re-anchors afterwards, so nothing bursts.
@@ -64,10 +65,12 @@ class Capture(Stage):
             if target is not None and target.shape != (frame.height, frame.width):
                 raise SourceError(f"target mask is {target.shape[1]}x{target.shape[0]} but frames are "
                                   f"{frame.width}x{frame.height}")
+        now = time.monotonic_ns()
+        stamp = frame.stamp_ns or time.time_ns() - (now - frame.t_capture_ns)  # wall clock of capture
         parts = messages.encode_frame(
             frame.image, frame.seq, frame.t_capture_ns, camera_id=self.cfg.publish.camera_id, target=target,
-            boxes=boxes, gt_mask=frame.gt_mask, name=frame.name, stamps={"capture_out": time.monotonic_ns()},
-            token=self.run.token)
+            boxes=boxes, gt_mask=frame.gt_mask, name=frame.name, stamps={"capture_out": now}, stamp=stamp,
+            frame_id=self.cfg.publish.frame_id, token=self.run.token)
         self.counts.captured += 1
         self.rt.reporter.heartbeat(self.counters())  # every frame, before it leaves: a restarted capture
         #                                              resumes the stream at exactly the next one
@@ -76,7 +79,7 @@ class Capture(Stage):
                 raise SourceError(f"inference did not take the target frame within {TARGET_SEND_TIMEOUT_MS / 1000:.0f} s")
             self.out.send_multipart(parts, copy=False)
             self.holding, self.held_sends = True, 0
-        elif self.holding:
+        elif self.holding or self.cfg.source.every_frame:
             waited = False
             while not self.rt.stop and not self.out.poll(200, zmq.POLLOUT):
                 waited = True
@@ -85,7 +88,7 @@ class Capture(Stage):
             # Inference is taking frames again once a send had to wait and then went through, or once
             # more frames went through than the queues between the stages can hold.
             self.held_sends += 1
-            self.holding = not waited and self.held_sends < HOLD_QUEUE_FRAMES
+            self.holding = self.holding and not waited and self.held_sends < HOLD_QUEUE_FRAMES
         else:
             try:
                 self.out.send_multipart(parts, flags=zmq.NOBLOCK, copy=False)

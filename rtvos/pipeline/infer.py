@@ -65,8 +65,10 @@ class TargetKeeper:
 class InferLoop:
     """The stage's logic, free of process plumbing (so it can be driven directly in tests)."""
 
-    def __init__(self, segmenter, model_name: str, forward_image: bool = False, keeper: TargetKeeper | None = None):
+    def __init__(self, segmenter, model_name: str, forward_image: bool = False, keeper: TargetKeeper | None = None,
+                 every_frame: bool = False):
         self.session = StreamSession(segmenter)
+        self.every_frame = every_frame      # process every frame that comes (no latest-frame-wins)
         self.model_name = model_name
         self.forward_image = forward_image  # pass the frame on, for the public image topic
         self.keeper = keeper or TargetKeeper(None)
@@ -115,8 +117,8 @@ class InferLoop:
         The newest frame that carries a target is kept (the model must start on it), and the newest
         frame after it, if any.
         """
-        if not batch:
-            return []
+        if not batch or self.every_frame:
+            return batch
         keep = []
         start_idx = max((i for i, m in enumerate(batch) if m.has_target), default=None)
         if start_idx is not None:
@@ -179,7 +181,8 @@ class InferLoop:
         parts = messages.encode_mask(
             result.mask, msg.seq, msg.header["t_capture_ns"], camera_id=msg.header["camera_id"],
             model=self.model_name, objects=objects, stamps=stamps, encoding="mono8",
-            following=self.session.following, name=msg.header["name"], extras=list(extras), token=token)
+            following=self.session.following, stamp=msg.header["stamp"], frame_id=msg.header["frame_id"],
+            name=msg.header["name"], extras=list(extras), token=token)
         return parts + list(extras.values())
 
 
@@ -291,7 +294,7 @@ class Infer(Stage):
         except Exception as exc:  # a model that cannot load or run here, an unknown option, ...
             raise StartupError(f"model {model.name!r} cannot start: {exc}") from None
         self.loop = InferLoop(segmenter, model.name, forward_image=self.cfg.publish.images,
-                              keeper=TargetKeeper(self.run.target_path))
+                              keeper=TargetKeeper(self.run.target_path), every_frame=self.cfg.source.every_frame)
         self.inp = self.rt.socket(zmq.PULL, bind=self.links.frames, what="the frame link", hwm=2)
         self.out = self.rt.socket(zmq.PUSH, connect=self.links.results, hwm=64, linger_ms=5000)
         self.poller = zmq.Poller()

@@ -32,6 +32,7 @@ class Run:
     supervisor_pid: int
     frame_hw: tuple[int, int] | None = None
     first_seq: int = 0
+    restarts: int = 0  # how many instances of this stage came before this one
 
     ENV = "RTVOS_RUN"
 

@@ -46,7 +46,7 @@ class Publisher:
         if "image" in msg.extras and self.cfg.publish.images:
             image = messages.buffer_as_array(msg.extras["image"], (h, w, 3), "image")
             frame = messages.encode_frame(image, msg.seq, hd["t_capture_ns"], camera_id=hd["camera_id"],
-                                          name=hd["name"])
+                                          name=hd["name"], stamp=hd["stamp"], frame_id=hd["frame_id"])
             self.pub.send_multipart([messages.TOPIC_IMAGE, *frame], copy=False)
         if self.last_seq is not None and msg.seq > self.last_seq + 1:
             self.counts.seq_gaps += msg.seq - self.last_seq - 1
@@ -56,7 +56,8 @@ class Publisher:
         stamps["publish_out"] = time.monotonic_ns()
         out = messages.encode_mask(
             msg.mask, msg.seq, hd["t_capture_ns"], camera_id=hd["camera_id"], model=hd["model"], objects=msg.objects,
-            stamps=stamps, encoding=self.cfg.publish.encoding, following=msg.following, name=hd["name"])
+            stamps=stamps, encoding=self.cfg.publish.encoding, following=msg.following, stamp=hd["stamp"],
+            frame_id=hd["frame_id"], name=hd["name"])
         self.pub.send_multipart([messages.TOPIC_MASK, *out], copy=False)
         self.monitor.add(hd["t_capture_ns"], stamps)
         self.counts.published += 1

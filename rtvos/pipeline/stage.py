@@ -68,6 +68,8 @@ def main(argv=None) -> int:
         from rtvos.pipeline.capture import Capture as stage
     elif args.stage == "infer":
         from rtvos.pipeline.infer import Infer as stage
+    elif args.stage == "record":
+        from rtvos.pipeline.record import Record as stage
     else:
         from rtvos.pipeline.publish import Publish as stage
     from rtvos.pipeline.runtime import StageRuntime  # noqa: PLC0415

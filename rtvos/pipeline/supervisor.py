@@ -136,7 +136,8 @@ class Supervisor:
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.frame_hw = frame_hw
-        self.stages = {name: StageState(name) for name in ("publish", "infer", "capture")}
+        names = ("publish", "record", "infer", "capture") if cfg.record.enabled else ("publish", "infer", "capture")
+        self.stages = {name: StageState(name) for name in names}
         self.reports_rejected = 0
         self.errors: list[str] = []
         self.stalls = 0
@@ -157,7 +158,7 @@ class Supervisor:
         st = self.stages[name]
         first_seq = st.total.captured if name == "capture" else 0  # a restarted capture resumes the stream
         run = Run(token=self.run_ctx.token, dir=self.run_ctx.dir, supervisor_pid=os.getpid(), frame_hw=self.frame_hw,
-                  first_seq=first_seq)
+                  first_seq=first_seq, restarts=st.restarts)
         cmd = [sys.executable, "-m", "rtvos.pipeline.stage", name,
                "--config", json.dumps(self.cfg.to_dict()), "--links", json.dumps(self.links.__dict__)]
         st.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=run.environ())
@@ -324,9 +325,10 @@ class Supervisor:
             self._write_run_file()
             self.say(f"model {self.cfg.model.name!r}, source {self.cfg.source.spec!r}, masks on {self.links.publish}"
                      + (f", control: rtvos ctl --topic {self.links.publish}" if self.links.control else ""))
-            self._spawn("publish")
-            self._spawn("infer")
-            ok = self._wait_ready(("publish", "infer"), "model")
+            starting = tuple(n for n in self.stages if n != "capture")  # the stream starts when all are ready
+            for name in starting:
+                self._spawn(name)
+            ok = self._wait_ready(starting, "model")
             if ok:
                 self._spawn("capture")
                 ok = self._wait_ready(("capture",), "source")
@@ -373,7 +375,9 @@ class Supervisor:
             self.stream.write("\n")
 
     def _shutdown(self) -> None:
-        for name in ("capture", "infer", "publish"):
+        for name in ("capture", "infer", "publish", "record"):
+            if name not in self.stages:
+                continue
             proc = self.stages[name].proc
             if proc is not None and proc.poll() is None:
                 try:
@@ -411,6 +415,7 @@ class Supervisor:
             "restarts": {n: s.restarts for n, s in self.stages.items()},
             "stalls": self.stalls,
             "reports_rejected": self.reports_rejected,
+            **({"recorded": self.stages["record"].total.as_dict()} if "record" in self.stages else {}),
             "errors": self.errors,
         }
 

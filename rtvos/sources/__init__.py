@@ -9,6 +9,7 @@
     thermal:<path>       a thermal recording: folder of 16-bit PNG/TIFF or .raw files, one .raw file of many
                          frames, or an 8-bit video; normalised with `profile`, undistorted with `calibration`
     synthetic-thermal    640x512 synthetic 14-bit LWIR road scene with road masks (synthetic-thermal:WxH)
+    mcap:<file>          a recording of rtvos (rtvos run --record, rtvos record): its frames, stamps and masks
 
 A bare existing directory or file path is taken as folder:/video:, and a bare integer as camera:.
 """
@@ -28,7 +29,7 @@ __all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_sou
 log = logging.getLogger(__name__)
 
 SPEC_FORMS = ("synthetic, synthetic:WxH, folder:<dir>, video:<file>, camera:<index>, thermal:<path>, "
-              "synthetic-thermal, synthetic-thermal:WxH")
+              "synthetic-thermal, synthetic-thermal:WxH, mcap:<file>")
 
 
 class LimitedSource(Source):
@@ -118,6 +119,10 @@ def open_source(spec: str, *, fps: float | None = None, frames: int | None = Non
     elif scheme == "thermal" and arg:
         src = ThermalSource(arg, profile=profile, calibration=calibration, width=width, height=height,
                             fps=fps, loop=loop)
+    elif scheme == "mcap" and arg:
+        from .mcap import McapSource  # noqa: PLC0415 (the MCAP libraries load only when needed)
+
+        src = McapSource(arg, fps=fps)
     elif scheme == "camera":
         index: int | str = int(arg) if arg.strip().isdigit() else (arg or 0)
         src = CameraSource(index, width=width, height=height, fps=fps)

@@ -25,6 +25,8 @@ class Frame:
                 set on the first frame by sources that carry an initial annotation.
     gt_mask:    optional HxW uint8 label mask with the ground truth for this frame (synthetic, DAVIS).
     name:       optional frame name (e.g. DAVIS "00012") for writing results.
+    stamp_ns:   wall-clock time of capture (ns since the epoch) when the source knows it (a recording);
+                otherwise the capture stage stamps the frame with the wall clock when it was captured.
     """
 
     image: np.ndarray
@@ -34,6 +36,7 @@ class Frame:
     gt_mask: np.ndarray | None = None
     name: str | None = None
     meta: dict = field(default_factory=dict)
+    stamp_ns: int | None = None
 
     @property
     def height(self) -> int:
