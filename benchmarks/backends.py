@@ -1,7 +1,7 @@
 """Segmenter speed across backends and input sizes, in one run (same machine state for every row).
 
     .venv/bin/python benchmarks/backends.py --models crvos,online --backends torch,onnxruntime \
-        --sizes 480x854,240x427 --frames 60
+        --sizes 854x480,427x240 --frames 60
 
 Each cell is `rtvos bench` (the segmenter alone, synthetic frames at that size, warm-up first, only
 `step` timed) in a fresh process. Rows are interleaved by size so noise spreads evenly. Prints a
@@ -38,7 +38,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="crvos")
     ap.add_argument("--backends", default="torch,onnxruntime", help="torch, onnxruntime (the model's default precision), onnxruntime-fp32")
-    ap.add_argument("--sizes", default="480x854,240x427", help="frame sizes HEIGHTxWIDTH")
+    ap.add_argument("--sizes", default="854x480,427x240", help="frame sizes WIDTHxHEIGHT")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--option", action="append", default=[])
     ap.add_argument("--json", default=str(REPO / "benchmarks" / "results" / "backends.json"))

@@ -64,7 +64,7 @@ def run_bench(model: str, backend: str, hw: tuple[int, int], frames: int, warmup
     a = np.asarray(times)
     precision = {"tensorrt": "fp16", "torch": "fp32"}.get(backend, getattr(seg.cfg, "precision", "fp32"))
     return {
-        "model": model, "backend": backend, "precision": precision, "options": options, "input": f"{hw[0]}x{hw[1]}",
+        "model": model, "backend": backend, "precision": precision, "options": options, "input": f"{hw[1]}x{hw[0]}",
         "frames": len(times), "warmup": warmup, "threads": torch.get_num_threads(),
         "fps": round(float(len(a) / (a.sum() / 1000)), 3),
         "latency_ms": {"p50": round(float(np.percentile(a, 50)), 3), "p90": round(float(np.percentile(a, 90)), 3),

@@ -121,13 +121,20 @@ def cmd_run(args) -> int:
     return run_pipeline(cfg, frame_hw)
 
 
-def _parse_size(text: str, order: str = "WxH") -> tuple[int, int]:
+def _parse_size(text: str) -> tuple[int, int]:
+    """--size WIDTHxHEIGHT as (width, height)."""
     from rtvos.sizes import parse_size
 
     try:
-        return parse_size(text, order)
+        return parse_size(text)
     except ValueError as exc:
         raise SystemExit(f"rtvos: --size: {exc}") from None
+
+
+def _frame_hw(text: str) -> tuple[int, int]:
+    """--size WIDTHxHEIGHT as the (height, width) of a frame array."""
+    w, h = _parse_size(text)
+    return h, w
 
 
 # ----------------------------------------------------------------------------------------------- sub
@@ -244,7 +251,7 @@ def cmd_bench(args) -> int:
 
     if unknown_model(args.model):
         return 2
-    result = run_bench(args.model, args.backend, _parse_size(args.size, "HxW"), args.frames, args.warmup,
+    result = run_bench(args.model, args.backend, _frame_hw(args.size), args.frames, args.warmup,
                        parse_options(args.option), args.source, args.threads)
     lat = result["latency_ms"]
     print(f"{result['model']} [{result['backend']}, {result['precision']}] {result['input']}: {result['fps']:.1f} fps, "
@@ -265,7 +272,7 @@ def cmd_export(args) -> int:
     if unknown_model(args.model):
         return 2
     before = {p: p.stat().st_mtime for p in cache_dir().iterdir()}
-    frames, target = load_frames(None, _parse_size(args.size, "HxW"), 2)
+    frames, target = load_frames(None, _frame_hw(args.size), 2)
     t0 = time.perf_counter()
     try:
         seg = create_segmenter(args.model, backend=args.backend, **parse_options(args.option))
@@ -379,8 +386,14 @@ def cmd_models(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- main
+MODEL_HELP = "segmenter name (see `rtvos models`; default %(default)s)"
+OPTION_HELP = "model option, e.g. height=256 (repeatable; see `rtvos models`)"
+THREADS_HELP = "torch threads (default: all cores)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from rtvos.models import trainable
+    from rtvos.sources import SPEC_FORMS
 
     ap = argparse.ArgumentParser(prog="rtvos", description=__doc__)
     ap.add_argument("--version", action="version", version=f"rtvos {__version__}")
@@ -388,15 +401,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run the capture -> infer -> publish pipeline")
     r.add_argument("--launch", help="launch file (TOML), e.g. launch/synthetic_demo.toml")
-    r.add_argument("--source", help="synthetic[:WxH] | folder:DIR | video:FILE | camera:INDEX")
+    r.add_argument("--source", help=f"where frames come from: {SPEC_FORMS} (a bare folder, file or camera "
+                   "index works too)")
     r.add_argument("--frames", type=int, help="stop after N frames")
     r.add_argument("--fps", type=float, help="source pacing in frames/s (0 = as fast as possible)")
     r.add_argument("--every-frame", action="store_true", help="drop no frame: capture waits for the model "
                    "(for recordings; a camera's frames would fall behind)")
     r.add_argument("--size", help="source size WIDTHxHEIGHT (synthetic, camera)")
-    r.add_argument("--model", help="segmenter name (see `rtvos models`)")
-    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
-    r.add_argument("--threads", type=int, help="torch threads in the infer process")
+    r.add_argument("--model", help="segmenter name (see `rtvos models`; default: the launch file's, else online)")
+    r.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
+    r.add_argument("--threads", type=int, help="torch threads in the infer process (default: all cores)")
     r.add_argument("--target-mask", help="PNG label mask of the first frame")
     r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
@@ -412,17 +426,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_run)
 
     s = sub.add_parser("sub", help="subscribe to a mask topic and report what arrives")
-    s.add_argument("--connect", default="tcp://127.0.0.1:5555")
+    s.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the run's mask topic (default %(default)s)")
     s.add_argument("--count", type=int, help="exit after N masks (default: until Ctrl-C)")
     s.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a mask before giving up")
     s.add_argument("--json", help="write a summary (received, gaps, latency) here")
     s.add_argument("--save-dir", help="write each mask as <seq>.png here")
-    s.add_argument("--quiet", action="store_true")
+    s.add_argument("--quiet", action="store_true", help="no line per mask, only the summary")
     s.add_argument("--latest", action="store_true", help="always take the newest mask (pass over older ones)")
     s.set_defaults(func=cmd_sub)
 
     e = sub.add_parser("eval", help="score a model on a DAVIS-layout dataset (official J and F)")
-    e.add_argument("--model", default="online")
+    e.add_argument("--model", default="online", help=MODEL_HELP)
     e.add_argument("--davis-root", required=True, help="folder with JPEGImages/480p and Annotations/480p")
     e.add_argument("--out", help="results folder the model's masks are written to (<out>/<sequence>/<frame>.png)")
     e.add_argument("--score", metavar="DIR", help="score a results folder written before (by anything), run no model")
@@ -431,42 +445,43 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", help="the sequences a split holds out: dev, fold:I/K, train (the dev split's "
                    "training side) or all (see rtvos/evaluation/splits.py)")
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
-    e.add_argument("--option", action="append", metavar="KEY=VALUE", help="model option (repeatable)")
-    e.add_argument("--threads", type=int)
+    e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
+    e.add_argument("--threads", type=int, help=THREADS_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
 
     b = sub.add_parser("bench", help="time a segmenter alone on frames of a real size")
-    b.add_argument("--model", default="online")
+    b.add_argument("--model", default="online", help=MODEL_HELP)
     b.add_argument("--backend", default="auto", help="auto | torch | onnxruntime | tensorrt")
-    b.add_argument("--size", default="480x854", help="frame size HEIGHTxWIDTH (default 480x854, DAVIS 480p)")
+    b.add_argument("--size", default="854x480", help="frame size WIDTHxHEIGHT (default 854x480, DAVIS 480p)")
     b.add_argument("--frames", type=int, default=100, help="timed frames")
-    b.add_argument("--warmup", type=int, default=10)
+    b.add_argument("--warmup", type=int, default=10, help="untimed frames first (default %(default)s)")
     b.add_argument("--source", help="frames from this source (e.g. folder:DIR) instead of the synthetic camera")
-    b.add_argument("--option", action="append", metavar="KEY=VALUE")
-    b.add_argument("--threads", type=int)
+    b.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
+    b.add_argument("--threads", type=int, help=THREADS_HELP)
     b.add_argument("--json", help="write fps, latency_ms.{p50,p99}, input, backend, model here")
     b.set_defaults(func=cmd_bench)
 
     x = sub.add_parser("export", help="build and cache a model's compiled engines for a frame size")
-    x.add_argument("--model", default="online")
+    x.add_argument("--model", default="online", help=MODEL_HELP)
     x.add_argument("--backend", default="onnxruntime", help="onnxruntime | tensorrt")
-    x.add_argument("--size", default="480x854", help="frame size HEIGHTxWIDTH")
-    x.add_argument("--option", action="append", metavar="KEY=VALUE")
+    x.add_argument("--size", default="854x480", help="frame size WIDTHxHEIGHT (default 854x480)")
+    x.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     x.set_defaults(func=cmd_export)
 
     v = sub.add_parser("view", help="live demo: masks drawn over the video (run with --publish-images)")
-    v.add_argument("--connect", default="tcp://127.0.0.1:5555")
+    v.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the run's mask topic (default %(default)s)")
     v.add_argument("--show", action="store_true", help="open a window (needs an OpenCV build with a GUI)")
     v.add_argument("--record", help="write the overlaid video here (.avi, MJPG)")
-    v.add_argument("--record-fps", type=float, default=25.0)
+    v.add_argument("--record-fps", type=float, default=25.0, help="frame rate of the --record video (default %(default)s)")
     v.add_argument("--snapshot", help="keep this PNG updated with the latest picture (once a second)")
     v.add_argument("--count", type=int, help="stop after N pictures")
-    v.add_argument("--timeout", type=float, default=60.0)
+    v.add_argument("--timeout", type=float, default=60.0, help="give up when no picture came for this long, s (default %(default)s)")
     v.set_defaults(func=cmd_view)
 
     c = sub.add_parser("ctl", help="change what a running pipeline follows (add/remove objects, set, reset, stats)")
-    c.add_argument("op", choices=("add", "remove", "set", "reset", "stats"))
+    c.add_argument("op", choices=("add", "remove", "set", "reset", "stats"), help="add or remove an object, set the "
+                   "whole target, reset (follow nothing), or print the run's statistics")
     c.add_argument("--topic", default="tcp://127.0.0.1:5555", help="the run, by its mask topic (its control socket "
                    "is private to the user who started it and found through its run file)")
     c.add_argument("--connect", help="the control socket itself (a tcp:// one configured in the launch file)")
@@ -474,7 +489,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--id", type=int, help="object id (1..255) for add/remove")
     c.add_argument("--mask", help="PNG mask (add: nonzero = the object; set: label mask)")
     c.add_argument("--box", help="x0,y0,x1,y1 (add; set: object --id or 1)")
-    c.add_argument("--timeout", type=float, default=10.0)
+    c.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the reply (default %(default)s)")
     c.set_defaults(func=cmd_ctl)
 
     rec = sub.add_parser("record", help="record a running pipeline's topics to MCAP (ROS 2 messages) and/or "
@@ -493,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model's offline part on DAVIS (see `rtvos train MODEL --help`)",
                        add_help=False)
-    t.add_argument("model", choices=sorted(trainable()))
+    t.add_argument("model", choices=sorted(trainable()), help="the model whose offline part to train")
     t.add_argument("rest", nargs=argparse.REMAINDER, help="the trainer's own options")
     t.set_defaults(func=cmd_train)
 

@@ -148,11 +148,31 @@ def read_toml(path: Path, error: type[Exception] = ConfigError) -> dict:
         raise error(f"{path}: not valid TOML: {exc}") from None
 
 
+def rebase_paths(cfg: RunConfig, base: str | Path) -> RunConfig:
+    """Relative paths in a launch file are relative to the launch file's folder `base`: the source's
+    file or folder, its target mask, calibration and profile file, the control keys, the statistics and
+    the recording (a command-line flag given on top stays relative to where the command runs)."""
+    from rtvos.sources import rebase_spec  # noqa: PLC0415
+
+    def rebased(path: str | None) -> str | None:
+        return path if path is None or Path(path).is_absolute() else str(Path(base) / path)
+
+    src = cfg.source
+    src.spec = rebase_spec(src.spec, base)
+    src.target_mask, src.calibration = rebased(src.target_mask), rebased(src.calibration)
+    if src.profile and (src.profile.endswith(".toml") or "/" in src.profile):  # a file, not a profile name
+        src.profile = rebased(src.profile)
+    cfg.endpoints.control_keys = rebased(cfg.endpoints.control_keys)
+    cfg.monitor.stats_json = rebased(cfg.monitor.stats_json)
+    cfg.record.mcap = rebased(cfg.record.mcap)
+    return cfg
+
+
 def load_launch(path: str | Path | None) -> RunConfig:
-    """Read a launch file (TOML). None gives the defaults."""
+    """Read a launch file (TOML), its relative paths taken relative to it. None gives the defaults."""
     if path is None:
         return RunConfig()
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"launch file {path} not found (shipped ones are in launch/)")
-    return RunConfig.from_dict(read_toml(path), origin=str(path))
+    return rebase_paths(RunConfig.from_dict(read_toml(path), origin=str(path)), path.parent)

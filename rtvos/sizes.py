@@ -1,21 +1,17 @@
-"""One parser for the "AxB" sizes users type: frame sizes are WIDTHxHEIGHT (640x480, as cameras and
-`synthetic:WxH` say), processing/benchmark sizes HEIGHTxWIDTH (480x854, as tensors are laid out)."""
+"""One parser for the "WxH" sizes users type: every size on the command line and in a launch file is
+WIDTHxHEIGHT (640x480, 854x480), as cameras, video files and `synthetic:WxH` say."""
 
 from __future__ import annotations
 
-EXAMPLES = {"WxH": "640x480", "HxW": "480x854"}
-NAMES = {"WxH": "WIDTHxHEIGHT", "HxW": "HEIGHTxWIDTH"}
+EXAMPLE = "854x480"
 
 
-def parse_size(text: str, order: str = "WxH") -> tuple[int, int]:
-    """The two positive integers of "AxB", in the order written; `order` ("WxH" or "HxW") only shapes
-    the error message.  Raises ValueError saying what was expected."""
-    if order not in NAMES:
-        raise ValueError(f"order must be one of {', '.join(NAMES)}, got {order!r}")
+def parse_size(text: str) -> tuple[int, int]:
+    """(width, height) from "WIDTHxHEIGHT"; raises ValueError saying what was expected."""
     try:
-        a, b = (int(v) for v in str(text).strip().lower().split("x"))
+        w, h = (int(v) for v in str(text).strip().lower().split("x"))
     except ValueError:
-        a = b = 0
-    if a <= 0 or b <= 0:
-        raise ValueError(f"size must be {NAMES[order]}, e.g. {EXAMPLES[order]}; got {text!r}")
-    return a, b
+        w = h = 0
+    if w <= 0 or h <= 0:
+        raise ValueError(f"size must be WIDTHxHEIGHT, e.g. {EXAMPLE}; got {text!r}")
+    return w, h

@@ -1,5 +1,6 @@
 """The command line as users and the acceptance checks call it."""
 
+import argparse
 import json
 import subprocess
 import sys
@@ -103,3 +104,41 @@ def test_eval_scores_a_results_folder_written_before(tmp_path):
     assert e["J"] == 1.0 and e["F"] == 1.0 and e["frames"] == 2 and "Global" in p.stdout
     p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "--out" in p.stderr
+
+
+def _options_without_help(parser: argparse.ArgumentParser, where: str) -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                missing += _options_without_help(sub, f"{where} {name}")
+        elif not isinstance(action, argparse._HelpAction) and not action.help:
+            missing.append(f"{where} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_of_every_command_says_what_it_does():
+    import importlib
+    import inspect
+
+    from rtvos.cli import build_parser
+    from rtvos.models import get_spec, trainable
+    from rtvos.training import loop
+
+    missing = _options_without_help(build_parser(), "rtvos")
+    for model in trainable():
+        module = importlib.import_module(get_spec(model).trainer)
+        for _, klass in inspect.getmembers(module, inspect.isclass):
+            if issubclass(klass, loop.Trainer) and not inspect.isabstract(klass) and klass.__module__ == module.__name__:
+                missing += _options_without_help(loop.build_parser(klass()), f"rtvos train {model}")
+    assert missing == []
+
+
+def test_run_help_lists_every_source_kind():
+    from rtvos.cli import build_parser
+    from rtvos.sources import SPEC_FORMS
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = sub.choices["run"].format_help()
+    for form in ("synthetic", "folder:", "video:", "camera:", "thermal:", "synthetic-thermal", "mcap:"):
+        assert form in text and form in SPEC_FORMS

@@ -33,3 +33,27 @@ def test_config_roundtrips_through_dict():
     cfg = RunConfig()
     cfg.model.options = {"height": 256}
     assert RunConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_paths_in_a_launch_file_are_relative_to_it(tmp_path, monkeypatch):
+    (tmp_path / "launch").mkdir()
+    p = tmp_path / "launch" / "field.toml"
+    p.write_text('[source]\nspec = "mcap:../rec/drive.mcap"\ntarget_mask = "first.png"\nprofile = "clahe"\n'
+                 'calibration = "/etc/cam.yaml"\n[monitor]\nstats_json = "out/s.json"\n[record]\nmcap = "r.mcap"\n')
+    monkeypatch.chdir("/")  # where the command runs does not matter
+    cfg = load_launch(p)
+    here = tmp_path / "launch"
+    assert cfg.source.spec == f"mcap:{here / '../rec/drive.mcap'}"
+    assert cfg.source.target_mask == str(here / "first.png")
+    assert cfg.source.profile == "clahe"              # a profile name, not a path
+    assert cfg.source.calibration == "/etc/cam.yaml"  # absolute paths stay
+    assert cfg.monitor.stats_json == str(here / "out/s.json") and cfg.record.mcap == str(here / "r.mcap")
+    for spec in ("synthetic", "synthetic:320x240", "camera:0", "0", "synthetic-thermal"):
+        p.write_text(f'[source]\nspec = "{spec}"\n')
+        assert load_launch(p).source.spec == spec  # nothing to rebase
+
+
+def test_the_davis_replay_launch_file_finds_its_data_from_anywhere(monkeypatch):
+    monkeypatch.chdir("/")
+    spec = load_launch(REPO / "launch" / "davis_replay.toml").source.spec
+    assert Path(spec.partition(":")[2]).resolve() == (REPO.parent / "shared/data/davis2016-train/JPEGImages/480p/bear").resolve()

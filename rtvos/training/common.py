@@ -91,7 +91,7 @@ def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt
     p.add_argument("--max-frames", type=int, default=None, help="use only the first N frames of each sequence")
     p.add_argument("--split", default="dev", help="sequences held out: dev (the 7-sequence dev split), fold:I/K "
                    "(cross-validation fold I of K), or all (none: train on every sequence)")
-    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--lr", type=float, default=lr, help="Adam learning rate (default %(default)g)")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine", help="lr over the budget (cosine: to 10%%)")
     p.add_argument("--minutes", type=float, default=None, help="wall-time budget of the training loop, dev checks included (total over resumes)")
     p.add_argument("--steps", type=int, default=None, help="step budget (total over resumes)")
@@ -102,7 +102,7 @@ def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt
     p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
     p.add_argument("--backend", default="auto", help="backbone engine (features are always fp32)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights and the sampling (default 0)")
     p.add_argument("--smoke", action="store_true", help="a run of seconds, for CI: 2 sequences x 8 frames, 3 steps, a temp dir")
     return p
 

@@ -68,13 +68,18 @@ class Trainer(abc.ABC):
         return None
 
 
-def main(trainer: Trainer, argv: list[str] | None = None, description: str = "") -> int:
-    """`rtvos train <model> [options]`."""
+def build_parser(trainer: Trainer, description: str = "") -> argparse.ArgumentParser:
+    """`rtvos train <model>`'s options: the trainer's own, then the loop's."""
     parser = argparse.ArgumentParser(prog=f"rtvos train {trainer.model}", description=description)
     trainer.add_arguments(parser)
     add_run_arguments(parser, trainer.model, lr=trainer.lr, ckpt_every=trainer.ckpt_every, log_every=trainer.log_every,
                       eval_every=trainer.eval_every)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(trainer: Trainer, argv: list[str] | None = None, description: str = "") -> int:
+    """`rtvos train <model> [options]`."""
+    args = build_parser(trainer, description).parse_args(argv)
     return run(trainer, args, command_line(trainer.model, argv))
 
 

@@ -145,7 +145,7 @@ class CRVOSTrainer(loop.Trainer):
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         add_cache_arguments(p)
-        p.add_argument("--clip-len", type=int, default=8)
+        p.add_argument("--clip-len", type=int, default=8, help="frames per training clip, run recurrently (default 8)")
         p.add_argument("--max-step", type=int, default=3, help="frame step drawn from 1..N per clip")
         p.add_argument("--batch", type=int, default=4, help="clips per step")
         p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
