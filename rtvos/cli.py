@@ -103,6 +103,8 @@ def cmd_run(args) -> int:
         cfg.record.foxglove = args.foxglove
     if args.frame_id:
         cfg.publish.frame_id = args.frame_id
+    if args.metrics:
+        cfg.monitor.http = args.metrics
     if unknown_model(mdl.name):
         return 2
     try:
@@ -338,7 +340,14 @@ def cmd_record(args) -> int:
     if not (args.out or args.foxglove):
         print("rtvos record: nothing to do: give --out FILE.mcap and/or --foxglove [HOST:]PORT", file=sys.stderr)
         return 2
-    bridge = Bridge.open(RecordConfig(mcap=args.out, foxglove=args.foxglove, image_format=args.image_format))
+    from rtvos.transport import EndpointError
+
+    try:
+        bridge = Bridge.open(RecordConfig(mcap=args.out, foxglove=args.foxglove, image_format=args.image_format),
+                             allow_remote=args.allow_remote)
+    except (EndpointError, OSError) as exc:
+        print(f"rtvos record: {exc}", file=sys.stderr)
+        return 2
     recorded, seen = 0, None
     try:
         with MaskSubscriber(args.connect, stats=True, images=True) as sub:
@@ -358,6 +367,19 @@ def cmd_record(args) -> int:
         bridge.close()
     print(f"rtvos record: {recorded} masks" + (f" written to {args.out}" if args.out else ""), file=sys.stderr)
     return 0 if recorded else 2
+
+
+def cmd_stats(args) -> int:
+    from rtvos.stats_plot import plot_latency
+
+    try:
+        stats = json.loads(open(args.stats).read())
+        out = plot_latency(stats, args.out or os.path.splitext(args.stats)[0] + ".png")
+    except (OSError, ValueError) as exc:  # unreadable, not JSON, or nothing to plot (PlotError)
+        print(f"rtvos stats plot: {args.stats}: {exc}", file=sys.stderr)
+        return 2
+    print(f"rtvos stats plot: {out}", file=sys.stderr)
+    return 0
 
 
 def cmd_keys(args) -> int:
@@ -422,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "--publish-images) and statistics as ROS 2 messages to an MCAP file (Foxglove, ros2 bag play)")
     r.add_argument("--foxglove", metavar="[HOST:]PORT", help="serve them live over the Foxglove WebSocket protocol, "
                    "the masks drawn on the frames as image annotations")
+    r.add_argument("--metrics", metavar="[HOST:]PORT", help="serve Prometheus metrics on /metrics and a health check "
+                   "on /health (ready once the first mask of a target is out)")
     r.add_argument("--frame-id", help="the camera's frame_id in message headers (default: the camera id)")
     r.set_defaults(func=cmd_run)
 
@@ -497,10 +521,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the run's mask topic")
     rec.add_argument("--out", metavar="FILE.mcap", help="the MCAP file to write")
     rec.add_argument("--foxglove", metavar="[HOST:]PORT", help="serve the topics live to Foxglove")
+    rec.add_argument("--allow-remote", action="store_true", help="serve Foxglove on a non-loopback HOST")
     rec.add_argument("--image-format", choices=("jpeg", "raw"), default="jpeg", help="frames as JPEG or raw rgb8")
     rec.add_argument("--count", type=int, help="stop after N masks (default: until the stream ends or Ctrl-C)")
     rec.add_argument("--timeout", type=float, default=10.0, help="stop when no mask came for this long")
     rec.set_defaults(func=cmd_record)
+
+    st = sub.add_parser("stats", help="look at a run's statistics (rtvos run --stats-json S.json)")
+    st.add_argument("action", choices=("plot",), help="plot: latency over time and its histogram, as a PNG")
+    st.add_argument("stats", help="the statistics JSON of a run")
+    st.add_argument("--out", help="the PNG to write (default: next to the JSON, .png)")
+    st.set_defaults(func=cmd_stats)
 
     k = sub.add_parser("keys", help="make CURVE keys for a control socket other hosts can reach")
     k.add_argument("folder", help="where to write them (server and client key pairs)")

@@ -8,7 +8,7 @@ A launch file looks like `launch/synthetic_demo.toml`:
     [budgets]   capture_ms, infer_ms, publish_ms, end_to_end_ms
     [publish]   encoding, camera_id, frame_id, images
     [record]    mcap, foxglove, image_format
-    [monitor]   status_interval_s, stats_json
+    [monitor]   status_interval_s, stats_json, heartbeat_timeout_s, max_restarts, metrics, http
 """
 
 from __future__ import annotations
@@ -96,6 +96,7 @@ class MonitorConfig:
     heartbeat_timeout_s: float = 10.0
     max_restarts: int = 3
     metrics: list[str] = field(default_factory=lambda: ["live_iou"])  # with ground truth: live_iou, road_error_rate
+    http: str | None = None           # [HOST:]PORT serving /metrics (Prometheus) and /health (rtvos run --metrics)
 
 
 @dataclass

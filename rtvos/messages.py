@@ -551,6 +551,7 @@ class InferCounters(Counters):
 @dataclass
 class PublishCounters(Counters):
     published: int = 0   # masks put on the topic
+    following: int = 0   # of those, masks of a target (not the empty masks sent while nothing is followed)
     rejected: int = 0    # malformed messages from infer
     seq_gaps: int = 0    # sequence numbers missing between published masks (each one dropped upstream)
 
@@ -566,6 +567,27 @@ STAGE_COUNTERS: dict[str, type[Counters]] = {"capture": CaptureCounters, "infer"
                                              "publish": PublishCounters, "record": RecordCounters}
 
 
+# Upper edges (ms) of the latency histograms' buckets, the last one open: a histogram's counts are
+# per bucket (not cumulative), len(LATENCY_BUCKETS_MS) + 1 of them, with the sum of the samples.
+LATENCY_BUCKETS_MS = (1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0)
+
+
+def _histograms(value) -> dict:
+    """stage -> {"counts": [non-negative int] * (len(LATENCY_BUCKETS_MS) + 1), "sum_ms": number}."""
+    out = {}
+    for stage, h in _typed(value, dict, "live.histograms").items():
+        what = f"live.histograms[{stage!r}]"
+        _typed(stage, str, "a histogram stage")
+        if not isinstance(h, dict) or set(h) != {"counts", "sum_ms"}:
+            raise MessageError(f"{what} must have exactly counts and sum_ms")
+        counts = _typed(h["counts"], list, f"{what}.counts")
+        if len(counts) != len(LATENCY_BUCKETS_MS) + 1:
+            raise MessageError(f"{what}.counts must have {len(LATENCY_BUCKETS_MS) + 1} buckets")
+        out[stage] = {"counts": [_int(c, f"{what}.counts") for c in counts],
+                      "sum_ms": _typed(h["sum_ms"], float, f"{what}.sum_ms")}
+    return out
+
+
 @dataclass
 class LiveStats:
     """What the publish stage measures: fps, per-stage latency percentiles (ms) and budget violations
@@ -579,6 +601,7 @@ class LiveStats:
     budgets_ms: dict = field(default_factory=dict)
     startup: dict = field(default_factory=dict)            # frames, time_to_first_mask_ms, start_ms
     metrics: dict = field(default_factory=dict)            # e.g. gt_frames, live_iou, road_error_rate
+    histograms: dict = field(default_factory=dict)         # stage -> {counts, sum_ms} (LATENCY_BUCKETS_MS)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -596,11 +619,13 @@ class LiveStats:
                    budget_violations=_number_map(data["budget_violations"], "live.budget_violations", int),
                    budgets_ms=_number_map(data["budgets_ms"], "live.budgets_ms"),
                    startup=_number_map(data["startup"], "live.startup"),
-                   metrics=_number_map(data["metrics"], "live.metrics"))
+                   metrics=_number_map(data["metrics"], "live.metrics"),
+                   histograms=_histograms(data["histograms"]))
 
     def topic_payload(self, counters: PublishCounters, final: bool = False) -> dict:
         """The public `stats` topic's fields: these, the publish counters and the metrics side by side."""
-        out = {k: v for k, v in self.as_dict().items() if k != "metrics"} | counters.as_dict() | self.metrics
+        out = {k: v for k, v in self.as_dict().items() if k not in ("metrics", "histograms")} | counters.as_dict() \
+            | self.metrics
         return out | ({"final": True} if final else {})
 
 

@@ -57,6 +57,19 @@ def check_endpoint(endpoint: str, allow_remote: bool = False) -> str:
     )
 
 
+def listen_address(text: str, allow_remote: bool = False, what: str = "server") -> tuple[str, int]:
+    """(host, port) from "[HOST:]PORT" for the HTTP and WebSocket servers (Foxglove, metrics, the web
+    view): loopback unless HOST is given, and a non-loopback HOST only with `allow_remote`."""
+    host, _, port = str(text).strip().rpartition(":")
+    host = host or "127.0.0.1"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise EndpointError(f"{what}: expected [HOST:]PORT, e.g. 8080 or 127.0.0.1:8080; got {text!r}")
+    if not (allow_remote or is_local(f"tcp://{host}:{port}")):
+        raise EndpointError(f"{what}: refusing to listen on {host}: rtvos serves loopback unless told otherwise; "
+                            "pass --allow-remote (or allow_remote = true under [endpoints]) to serve other hosts")
+    return host, int(port)
+
+
 PRIVATE_PREFIX = "rtvos-"
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import zmq
@@ -49,6 +50,14 @@ def test_run_publishes_every_frame_or_counts_it(tmp_path, free_port):
     r = json.loads(sub_json.read_text())
     assert r["received"] == 20 and r["out_of_order"] == 0 and not r["timed_out"]
     assert r["latency_ms"]["p50"] > 0
+    # every published mask's latencies, over time, and the picture of them
+    series = s["latency_series"]
+    assert len(series["t_s"]) == len(series["end_to_end"]) == s["frames_published"]
+    assert series["t_s"] == sorted(series["t_s"]) and max(series["end_to_end"]) >= e2e["max"]  # start-up included
+    plot = subprocess.run(RTVOS + ["stats", "plot", str(stats_path)], capture_output=True, text=True, timeout=120)
+    assert plot.returncode == 0, plot.stderr
+    picture = cv2.imread(str(stats_path.with_suffix(".png")))
+    assert picture is not None and picture.shape[1] > 600
 
 
 def test_subscriber_sees_schema_and_masks(tmp_path, free_port):

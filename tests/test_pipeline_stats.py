@@ -2,7 +2,7 @@
 
 import pytest
 
-from rtvos.messages import LiveStats
+from rtvos.messages import LATENCY_BUCKETS_MS, LiveStats
 from rtvos.pipeline.stats import LatencyMonitor, percentiles, stage_latencies_ms, status_line
 
 MS = 1_000_000
@@ -34,6 +34,16 @@ def test_budget_violations_and_fps_over_the_steady_state():
     assert s["latency_ms"]["infer"]["count"] == 5 and s["latency_ms"]["end_to_end"]["max"] == 50
     assert s["startup"] == {"frames": 3, "time_to_first_mask_ms": 310, "start_ms": 300}
     assert s["frames"] == 8
+    # histograms: the same steady-state samples, per bucket (edges in LATENCY_BUCKETS_MS: ... 10, 25, ...)
+    infer = s["histograms"]["infer"]
+    edges = list(LATENCY_BUCKETS_MS)
+    assert sum(infer["counts"]) == 5 and infer["sum_ms"] == pytest.approx(5 + 10 + 15 + 20 + 25)
+    assert infer["counts"][edges.index(5.0)] == 1 and infer["counts"][edges.index(10.0)] == 1  # 5 <= 5, 10 <= 10
+    assert infer["counts"][edges.index(25.0)] == 3                                            # 15, 20, 25
+    # the series: every frame, start-up included, seconds from the first mask
+    series = mon.latency_series()
+    assert len(series["t_s"]) == 8 and series["t_s"][0] == 0 and series["end_to_end"][0] == 310
+    assert series["infer"][-1] == 25 and series["t_s"][-1] == pytest.approx(0.54)
 
 
 def test_status_line():

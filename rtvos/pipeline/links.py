@@ -50,3 +50,8 @@ class Run:
     def target_path(self) -> str:
         """Where the infer stage keeps the current target, for its successor after a crash."""
         return os.path.join(self.dir, "target.png")
+
+    @property
+    def latency_series_path(self) -> str:
+        """Where the publish stage leaves the per-frame latencies at its end, for the run's statistics."""
+        return os.path.join(self.dir, "latency_series.json")

@@ -1,6 +1,7 @@
 """What `rtvos run` checks before anything is started or any model loaded, so that a bad argument or
 target fails at once with the reason (exit code 2): every endpoint is local unless allowed (the
-control socket needs keys to be anything else), the source opens and yields a frame (its size is then
+control socket needs keys to be anything else; the servers -- Foxglove, metrics -- listen on loopback unless
+allowed too), the source opens and yields a frame (its size is then
 what the model builds its engines for), fps and frame counts are not negative, and a target mask or
 box fits that frame and marks something."""
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from rtvos.config import RunConfig
 from rtvos.models.target import Target, TargetError, as_target, read_target_mask
 from rtvos.sources import SourceError, open_source
-from rtvos.transport import EndpointError, check_endpoint, is_local
+from rtvos.transport import EndpointError, check_endpoint, is_local, listen_address
 
 
 class PreflightError(ValueError):
@@ -28,6 +29,9 @@ def check_endpoints(cfg: RunConfig) -> None:
             raise EndpointError(f"the control socket {ep.control} would let anyone who reaches this host change the "
                                 "targets: give it CURVE keys (`rtvos keys DIR`, then [endpoints] control_keys = "
                                 "\"DIR\"), or keep it local (the default)")
+        for flag, where in (("--foxglove", cfg.record.foxglove), ("--metrics", cfg.monitor.http)):
+            if where:
+                listen_address(where, ep.allow_remote, flag)
     except EndpointError as exc:
         raise PreflightError(str(exc)) from None
 

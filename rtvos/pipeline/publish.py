@@ -9,6 +9,7 @@ Public PUB socket, multipart `[topic, header, buffer]`:
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -61,6 +62,7 @@ class Publisher:
         self.pub.send_multipart([messages.TOPIC_MASK, *out], copy=False)
         self.monitor.add(hd["t_capture_ns"], stamps)
         self.counts.published += 1
+        self.counts.following += msg.following
 
     def live(self, recent: bool = False) -> messages.LiveStats:
         return messages.LiveStats(**self.monitor.summary(recent=recent), metrics=self.metrics.summary())
@@ -107,3 +109,5 @@ class Publish(Stage):
 
     def finish(self) -> None:
         self.publisher.send_stats(final=True)
+        with open(self.run.latency_series_path, "w") as f:
+            json.dump(self.publisher.monitor.latency_series(), f)

@@ -26,7 +26,7 @@ class Record(Stage):
             path = Path(cfg.mcap)
             cfg.mcap = str(path.with_name(f"{path.stem}.{self.run.restarts}{path.suffix}"))
         try:
-            self.bridge = Bridge.open(cfg, self.cfg.source.calibration)
+            self.bridge = Bridge.open(cfg, self.cfg.source.calibration, self.cfg.endpoints.allow_remote)
         except Exception as exc:  # a path that cannot be written, a port taken, keys missing...
             raise StartupError(f"cannot record ({cfg.mcap or ''} {cfg.foxglove or ''}): {exc}") from None
         self.sub = MaskSubscriber(self.links.publish, stats=True, images=self.cfg.publish.images, ctx=self.rt.ctx)

@@ -7,9 +7,11 @@ import time
 
 import numpy as np
 
-from rtvos.messages import LiveStats
+from rtvos.messages import LATENCY_BUCKETS_MS, LiveStats
 
 STAGES = ("capture", "queue", "infer", "publish", "end_to_end")
+SERIES_STAGES = ("end_to_end", "infer")  # kept per frame, with the time, for `rtvos stats plot`
+SERIES_KEEP = 100_000                    # frames of series kept (the latest; about an hour at 30 fps)
 
 
 def percentiles(values) -> dict[str, float]:
@@ -63,6 +65,8 @@ class LatencyMonitor:
         self.first_mask_ns: int | None = None  # when the first mask was published
         self.startup: dict[str, float] = {"frames": 0}
         self._recent_times = collections.deque(maxlen=window)
+        self.histograms = {s: {"counts": [0] * (len(LATENCY_BUCKETS_MS) + 1), "sum_ms": 0.0} for s in STAGES}
+        self.series = {k: collections.deque(maxlen=SERIES_KEEP) for k in ("t_s", *SERIES_STAGES)}
 
     def add(self, t_capture_ns: int, stamps: dict, now_ns: int | None = None) -> dict[str, float]:
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
@@ -77,9 +81,16 @@ class LatencyMonitor:
             for stage, ms in lat.items():
                 self.samples[stage].append(ms)
                 self.recent[stage].append(ms)
+                hist = self.histograms[stage]
+                hist["counts"][int(np.searchsorted(LATENCY_BUCKETS_MS, ms))] += 1  # edge[i-1] < ms <= edge[i]
+                hist["sum_ms"] += ms
                 budget = self.budgets_ms.get(stage)
                 if budget is not None and ms > budget:
                     self.violations[stage] += 1
+        if all(s in lat for s in SERIES_STAGES):  # start-up included: the plot shows it
+            self.series["t_s"].append((now_ns - (self.first_ns or now_ns)) / 1e9)
+            for s in SERIES_STAGES:
+                self.series[s].append(lat[s])
         self.count += 1
         self.first_ns = now_ns if self.first_ns is None else self.first_ns
         self.last_ns = now_ns
@@ -106,7 +117,14 @@ class LatencyMonitor:
             "budget_violations": dict(self.violations),
             "budgets_ms": dict(self.budgets_ms),
             "startup": dict(self.startup),
+            "histograms": {s: {"counts": list(h["counts"]), "sum_ms": round(h["sum_ms"], 3)}
+                           for s, h in self.histograms.items() if sum(h["counts"])},
         }
+
+    def latency_series(self) -> dict[str, list[float]]:
+        """Per published frame: seconds since the first mask (`t_s`) and the end-to-end and infer
+        latencies (ms), start-up included; the latest SERIES_KEEP frames."""
+        return {k: [round(v, 3) for v in values] for k, values in self.series.items()}
 
 
 def status_line(model: str, captured: int, published: int, dropped: int, live: LiveStats,

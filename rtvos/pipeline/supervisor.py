@@ -29,10 +29,11 @@ import zmq
 
 from rtvos import messages
 from rtvos.config import RunConfig, control_endpoint
+from rtvos.pipeline.exporter import Exporter, RunView, health_status
 from rtvos.pipeline.links import Links, Run
 from rtvos.pipeline.runtime import STARTUP_FAILED
 from rtvos.pipeline.stats import status_line
-from rtvos.transport import check_endpoint, make_socket, private_ipc_dir, run_file
+from rtvos.transport import check_endpoint, listen_address, make_socket, private_ipc_dir, run_file
 
 READY_TIMEOUT_S = 300.0
 DRAIN_TIMEOUT_S = 15.0
@@ -112,6 +113,18 @@ def final_statistics(capture: messages.CaptureCounters, infer: messages.InferCou
     }
 
 
+def read_latency_series(path: str) -> dict[str, list[float]]:
+    """The per-frame latencies the publish stage left (`LatencyMonitor.latency_series`); empty when it
+    left none (it died) or they cannot be read."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    ok = isinstance(data, dict) and all(isinstance(v, list) for v in data.values())
+    return data if ok else {}
+
+
 def exit_code(started: bool, frames_lost: int, stream_error: str, books_balance: bool = True) -> int:
     """`rtvos run`'s exit code: 3 when the pipeline could not start; 1 when frames were lost, the books
     do not balance, or the stream ended on an error (e.g. the camera disappeared); else 0."""
@@ -145,6 +158,7 @@ class Supervisor:
         self._last_status = 0.0
         self._last_no_target = 0
         self._status_shown = False
+        self.exporter: Exporter | None = None
 
     # ------------------------------------------------------------------------------------- plumbing
     def _links(self, private_dir: str) -> Links:
@@ -291,6 +305,28 @@ class Supervisor:
                 return False
         return True
 
+    def _view(self) -> RunView:
+        """The run as the metrics exporter sees it (built per scrape, from the HTTP server's thread)."""
+        stages = dict(self.stages)
+        up = {n: st.proc is not None and st.proc.poll() is None and st.ready for n, st in stages.items()}
+        counters = {n: st.total for n, st in stages.items()}
+        status = health_status(counters["publish"].following, up, bool(self.stop_requested))
+        return RunView(model=self.cfg.model.name, source=self.cfg.source.spec, camera_id=self.cfg.publish.camera_id,
+                       counters=counters, restarts={n: st.restarts for n, st in stages.items()}, up=up,
+                       live=stages["publish"].live or messages.LiveStats(), status=status)
+
+    def _serve_metrics(self) -> bool:
+        if not self.cfg.monitor.http:
+            return True
+        host, port = listen_address(self.cfg.monitor.http, self.cfg.endpoints.allow_remote, "--metrics")
+        try:
+            self.exporter = Exporter(host, port, self._view)
+        except OSError as exc:
+            self._error(f"cannot serve metrics on {host}:{port}: {exc}")
+            return False
+        self.say(f"metrics on {self.exporter.address}/metrics, health on {self.exporter.address}/health")
+        return True
+
     def _write_run_file(self) -> None:
         path = run_file(self.links.publish)
         tmp = path.with_suffix(".tmp")
@@ -323,6 +359,8 @@ class Supervisor:
             self.stats_sock = make_socket(ctx, zmq.PULL, hwm=10000)
             self.stats_sock.bind(check_endpoint(self.links.stats, self.links.allow_remote))
             self._write_run_file()
+            if not self._serve_metrics():
+                return STARTUP_FAILED
             self.say(f"model {self.cfg.model.name!r}, source {self.cfg.source.spec!r}, masks on {self.links.publish}"
                      + (f", control: rtvos ctl --topic {self.links.publish}" if self.links.control else ""))
             starting = tuple(n for n in self.stages if n != "capture")  # the stream starts when all are ready
@@ -340,12 +378,16 @@ class Supervisor:
             for s, h in old.items():
                 signal.signal(s, h)
             self._kill_leftovers()
+            if self.exporter is not None:
+                self.exporter.close()
             if hasattr(self, "stats_sock"):
                 self.stats_sock.close()
             ctx.term()
             self._remove_run_file()
+            series = read_latency_series(self.run_ctx.latency_series_path)
             shutil.rmtree(private_dir, ignore_errors=True)
         self.result = self._final_stats(time.monotonic() - t_start)
+        self.result["latency_series"] = series
         if not self.result["books_balance"]:
             self._error("the books do not balance: more frames came out than went in")
             self.result["errors"] = self.errors

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rtvos.config import RecordConfig
 from rtvos.thermal.undistort import Undistorter
+from rtvos.transport import listen_address
 
 
 def camera_of(calibration: str | None) -> dict | None:
@@ -25,7 +26,8 @@ class Bridge:
     sinks: list
 
     @classmethod
-    def open(cls, cfg: RecordConfig, calibration: str | None = None) -> "Bridge":
+    def open(cls, cfg: RecordConfig, calibration: str | None = None, allow_remote: bool = False) -> "Bridge":
+        """The sinks `cfg` asks for; raises EndpointError for a Foxglove address it may not serve."""
         sinks = []
         if cfg.mcap:
             from rtvos.ros.mcap_file import McapRecorder  # noqa: PLC0415
@@ -34,8 +36,7 @@ class Bridge:
         if cfg.foxglove:
             from rtvos.ros.foxglove_live import FoxgloveLive  # noqa: PLC0415
 
-            host, _, port = cfg.foxglove.rpartition(":")
-            sinks.append(FoxgloveLive(host or "127.0.0.1", int(port)))
+            sinks.append(FoxgloveLive(*listen_address(cfg.foxglove, allow_remote, "--foxglove")))
         return cls(sinks)
 
     def mask(self, msg) -> None:
