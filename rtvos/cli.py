@@ -293,9 +293,13 @@ def cmd_export(args) -> int:
 
 
 def cmd_view(args) -> int:
-    from rtvos.viewer import main as view_main
+    if args.web:
+        from rtvos.view.web import serve
 
-    return view_main(args)
+        return serve(args)
+    from rtvos.view.window import main as window_main
+
+    return window_main(args)
 
 
 def cmd_ctl(args) -> int:
@@ -493,8 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     x.set_defaults(func=cmd_export)
 
-    v = sub.add_parser("view", help="live demo: masks drawn over the video (run with --publish-images)")
+    v = sub.add_parser("view", help="live demo: masks drawn over the video in a browser, a window, a video file "
+                       "or a snapshot (run with --publish-images)")
     v.add_argument("--connect", default="tcp://127.0.0.1:5555", help="the run's mask topic (default %(default)s)")
+    v.add_argument("--web", metavar="[HOST:]PORT", help="serve the live view to a browser, with a box to draw "
+                   "for a new target (headless machines; prints the address to open)")
+    v.add_argument("--allow-remote", action="store_true", help="serve --web on a non-loopback HOST")
     v.add_argument("--show", action="store_true", help="open a window (needs an OpenCV build with a GUI)")
     v.add_argument("--record", help="write the overlaid video here (.avi, MJPG)")
     v.add_argument("--record-fps", type=float, default=25.0, help="frame rate of the --record video (default %(default)s)")

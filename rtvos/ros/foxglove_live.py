@@ -14,7 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rtvos.viewer import PALETTE
+from rtvos.view.overlay import PALETTE
 
 
 def _time(stamp_ns: int):

@@ -1,6 +1,7 @@
-"""`rtvos view`: the live demo. Subscribes to masks and frames (`rtvos run --publish-images`), draws
-the masks over the video with ids, scores, FPS and latency, and shows a window, writes a video, or
-keeps a snapshot PNG up to date (for headless machines)."""
+"""`rtvos view --show | --record V.avi | --snapshot S.png`: subscribes to masks and frames (`rtvos run
+--publish-images`), draws the masks over the video with ids, scores, FPS and latency, and shows a window
+(an OpenCV build with a GUI), writes a video, or keeps a snapshot PNG up to date. On a headless machine,
+`rtvos view --web PORT` (web.py) serves the same to a browser."""
 
 from __future__ import annotations
 
@@ -8,45 +9,15 @@ import sys
 import time
 
 import cv2
-import numpy as np
 
 from rtvos.client import MaskSubscriber, SubscriberTimeout
-
-PALETTE = np.array([[0, 0, 0], [255, 64, 64], [64, 200, 255], [255, 200, 0], [160, 80, 255], [0, 220, 120],
-                    [255, 120, 200], [120, 255, 255]], np.uint8)
-
-
-def overlay(image_rgb: np.ndarray, mask: np.ndarray, objects: list[dict], lines: list[str],
-            alpha: float = 0.45) -> np.ndarray:
-    """BGR picture: objects tinted and outlined in their colour, boxes with id/score, text top-left."""
-    out = image_rgb.copy()
-    colours = PALETTE[np.minimum(mask, len(PALETTE) - 1)]
-    fg = mask > 0
-    out[fg] = (out[fg] * (1 - alpha) + colours[fg] * alpha).astype(np.uint8)
-    for k in np.unique(mask):
-        if k == 0:
-            continue
-        contours, _ = cv2.findContours((mask == k).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        cv2.drawContours(out, contours, -1, tuple(int(c) for c in PALETTE[min(k, len(PALETTE) - 1)]), 2)
-    for obj in objects:
-        if obj.get("bbox"):
-            x0, y0, x1, y1 = obj["bbox"]
-            colour = tuple(int(c) for c in PALETTE[min(obj["id"], len(PALETTE) - 1)])
-            cv2.rectangle(out, (x0, y0), (x1, y1), colour, 1)
-            cv2.putText(out, f"#{obj['id']} {obj['score']:.2f}", (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, colour, 1, cv2.LINE_AA)
-    bgr = cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
-    for i, text in enumerate(lines):
-        y = 20 + 20 * i
-        cv2.putText(bgr, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 3, cv2.LINE_AA)
-        cv2.putText(bgr, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)
-    return bgr
+from rtvos.view.overlay import overlay
 
 
 def main(args) -> int:
     if not (args.show or args.record or args.snapshot):
-        print("rtvos view: nothing to do: pass --show (a window), --record FILE.avi and/or --snapshot FILE.png",
-              file=sys.stderr)
+        print("rtvos view: nothing to do: pass --web PORT (a browser), --show (a window), --record FILE.avi and/or "
+              "--snapshot FILE.png", file=sys.stderr)
         return 2
     writer = None
     shown = drawn = 0
