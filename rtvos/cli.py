@@ -207,6 +207,23 @@ def cmd_sub(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- eval
+def default_eval_split(root: str) -> str | None:
+    """`rtvos eval` without --split or --sequences: on the training data (it holds the dev sequences) the
+    dev split, which the packaged checkpoints did not train on; on any other data every sequence."""
+    from rtvos.evaluation.davis import DavisDataset
+    from rtvos.evaluation.splits import DEV_SEQUENCES
+
+    try:
+        names = DavisDataset(root).sequence_names()
+    except (OSError, ValueError):
+        return None  # the run itself says what is wrong with the root
+    if set(DEV_SEQUENCES) & set(names):
+        print("rtvos eval: scoring the dev split (the packaged checkpoints trained on the other sequences of this "
+              "data); --split all scores every sequence", file=sys.stderr)
+        return "dev"
+    return None
+
+
 def cmd_eval(args) -> int:
     from rtvos.evaluation.runner import evaluate, format_table, score_results
     from rtvos.models import create_segmenter
@@ -218,6 +235,8 @@ def cmd_eval(args) -> int:
     if args.split and sequences:
         print("rtvos eval: give --split or --sequences, not both", file=sys.stderr)
         return 2
+    if args.split is None and not sequences:
+        args.split = default_eval_split(args.davis_root)
     if args.split:
         from rtvos.evaluation.davis import DavisDataset
         from rtvos.evaluation.splits import SplitError, scored
@@ -245,6 +264,53 @@ def cmd_eval(args) -> int:
         with open(args.json, "w") as f:
             json.dump(summary, f, indent=2)
         print(f"rtvos eval: summary written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def cmd_segment(args) -> int:
+    from rtvos.models import create_segmenter
+    from rtvos.models.target import Target, TargetError, read_target_mask
+    from rtvos.segment import SegmentError, segment_recording
+    from rtvos.sources import SourceError, open_source
+
+    if unknown_model(args.model):
+        return 2
+    width, height = _parse_size(args.size) if args.size else (None, None)
+    try:
+        target = None
+        if args.target_mask:
+            target = read_target_mask(args.target_mask)
+        elif args.box:
+            target = Target.from_boxes({1: tuple(parse_box(args.box))})
+        source = open_source(args.input, fps=None, width=width, height=height, profile=args.profile,
+                             calibration=args.calibration)
+    except (SourceError, TargetError) as exc:
+        print(f"rtvos segment: {exc}", file=sys.stderr)
+        return 2
+    if source.frame_count is None and args.input.partition(":")[0] in ("camera", "synthetic", "synthetic-thermal"):
+        print(f"rtvos segment: {args.input} never ends: segment a recording (a video, image folder, MCAP or "
+              "thermal recording), or use rtvos run for a live source", file=sys.stderr)
+        return 2
+    with source:
+        try:
+            report = segment_recording(source, create_segmenter(args.model, threads=args.threads,
+                                                                **parse_options(args.option)),
+                                       args.out, name=args.name, target=target, mcap=args.mcap,
+                                       overlay_video=args.overlay, camera_id=args.camera_id, frame_id=args.frame_id,
+                                       progress=not args.quiet)
+        except SegmentError as exc:
+            print(f"rtvos segment: {exc}", file=sys.stderr)
+            return 2
+    out = os.path.join(args.out, report.name)
+    print(f"rtvos segment: {report.masks} masks of {report.frames} frames in {out} ({args.model}, {report.fps:.1f} fps)"
+          + "".join(f"; {what} {path}" for what, path in (("MCAP", args.mcap), ("overlay", args.overlay)) if path),
+          file=sys.stderr)
+    for line in report.failed[:10]:
+        print(f"rtvos segment: the model failed on frame {line}", file=sys.stderr)
+    if report.failed or report.skipped:
+        print(f"rtvos segment: {len(report.failed)} frames failed, {report.skipped} could not be read (no mask "
+              "written for them)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -471,12 +537,36 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the summary here")
     e.add_argument("--sequences", help="comma-separated subset (default: all)")
     e.add_argument("--split", help="the sequences a split holds out: dev, fold:I/K, train (the dev split's "
-                   "training side) or all (see rtvos/evaluation/splits.py)")
+                   "training side) or all (see rtvos/evaluation/splits.py); default: dev on the DAVIS training "
+                   "data (what the packaged checkpoints did not train on), all on other data")
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
+
+    g = sub.add_parser("segment", help="segment every frame of a recording (video, image folder, MCAP, thermal) "
+                       "into PNG masks (DAVIS layout), and optionally an MCAP and an overlay video")
+    g.add_argument("input", help="the recording: video:FILE, folder:DIR, mcap:FILE, thermal:PATH, or a bare file "
+                   "or folder")
+    g.add_argument("--out", required=True, help="masks go to OUT/NAME/<frame>.png (DAVIS results layout)")
+    g.add_argument("--name", help="NAME of the recording in OUT (default: the file or folder name)")
+    g.add_argument("--model", default="online", help=MODEL_HELP)
+    g.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
+    g.add_argument("--threads", type=int, help=THREADS_HELP)
+    g.add_argument("--target-mask", help="PNG label mask of the first frame (default: the recording's own, when "
+                   "it has one: a DAVIS annotation, an MCAP's first mask)")
+    g.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1) instead of a mask")
+    g.add_argument("--mcap", metavar="FILE.mcap", help="also write the masks, detections and frames as ROS 2 "
+                   "messages")
+    g.add_argument("--overlay", metavar="VIDEO", help="also write the video with the masks drawn on it (.mp4, .avi)")
+    g.add_argument("--camera-id", default="cam0", help="camera id in the MCAP topics (default %(default)s)")
+    g.add_argument("--frame-id", help="frame_id in the MCAP headers (default: the camera id)")
+    g.add_argument("--size", help="frame size WIDTHxHEIGHT of a raw thermal recording")
+    g.add_argument("--profile", help="thermal normalisation profile (a name in calibration/thermal/ or a .toml)")
+    g.add_argument("--calibration", help="camera_info YAML to undistort a thermal recording")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_segment)
 
     b = sub.add_parser("bench", help="time a segmenter alone on frames of a real size")
     b.add_argument("--model", default="online", help=MODEL_HELP)

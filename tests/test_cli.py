@@ -106,6 +106,24 @@ def test_eval_scores_a_results_folder_written_before(tmp_path):
     assert p.returncode == 2 and "--out" in p.stderr
 
 
+def test_eval_scores_the_dev_split_of_the_training_data_by_default_and_everything_elsewhere(tmp_path):
+    from helpers import make_fake_root, square_mask
+
+    from rtvos.evaluation.davis import write_result
+
+    train = make_fake_root(tmp_path / "train", names=("bear", "moving"), n_frames=4)  # bear: a dev sequence
+    other = make_fake_root(tmp_path / "val", names=("moving", "still"), n_frames=4)
+    for name in ("bear", "moving", "still"):
+        for i in range(4):
+            write_result(tmp_path / "res", name, f"{i:05d}", (square_mask(i) > 0).astype(np.uint8))
+    for root, scored, said in ((train, {"bear"}, True), (other, {"moving", "still"}, False)):
+        p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root), "--score", str(tmp_path / "res"), "--json",
+                                    str(tmp_path / "E.json"), "--quiet"], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        assert set(json.loads((tmp_path / "E.json").read_text())["sequences"]) == scored
+        assert ("scoring the dev split" in p.stderr) == said
+
+
 def _options_without_help(parser: argparse.ArgumentParser, where: str) -> list[str]:
     missing = []
     for action in parser._actions:

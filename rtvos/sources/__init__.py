@@ -61,6 +61,10 @@ class LimitedSource(Source):
     def skipped(self) -> int:
         return self.source.skipped
 
+    @property
+    def frame_count(self) -> int:
+        return self.n if self.source.frame_count is None else min(self.n, self.source.frame_count)
+
     def __getattr__(self, attr):  # only called for attributes not found on the wrapper
         if attr == "source":
             raise AttributeError(attr)

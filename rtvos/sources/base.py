@@ -55,11 +55,14 @@ class Source(abc.ABC):
     unpaced (a live camera just numbers its frames from `start`).  Pacing: when `fps` is set, frames are
     released at that rate in real time (a live camera paces itself); `fps=None` means as fast as possible.  Sources are context managers; `close()` releases devices and files.
     `skipped` counts the frames a source passed over because they could not be read (the stream goes on).
+    `frame_count` is how many frames a recording holds, when it says (progress bars); None for cameras,
+    generators and recordings that do not say.
     """
 
     name: str = "source"
     fps: float | None = None
     skipped: int = 0
+    frame_count: int | None = None
 
     @abc.abstractmethod
     def frames(self, start: int = 0) -> Iterator[Frame]:

@@ -96,6 +96,7 @@ class FolderSource(Source):
         self.fps = fps
         self.loop = loop
         self.skipped = 0  # unreadable images
+        self.frame_count = len(self.files)
         self.bad_annotations = 0  # annotation files that exist but cannot be read
 
     def __len__(self) -> int:

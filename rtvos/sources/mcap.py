@@ -52,6 +52,9 @@ class McapSource(Source):
             raise SourceError(f"mcap source: {self.path} has no /rtvos/<camera>/image topic (record with "
                               f"--publish-images); topics: {', '.join(topics) or 'none'}")
         self.image_topic = images[0]
+        channel = next(c.id for c in summary.channels.values() if c.topic == self.image_topic)
+        counts = summary.statistics.channel_message_counts if summary.statistics else {}
+        self.frame_count = counts.get(channel)
         self.mask_topic = self.image_topic[: -len("image")] + "mask"
         self.name, self.fps = self.path.stem, fps
 

@@ -138,7 +138,7 @@ class SyntheticSource(Source):
         if frames is not None and frames < 0:
             raise SourceError(f"frames must be >= 0 or None, got {frames}")
         self.width, self.height, self.fps = int(width), int(height), fps
-        self.n_frames, self.seed, self.objects = frames, seed, objects
+        self.frame_count, self.seed, self.objects = frames, seed, objects
         rng = np.random.default_rng(seed)
         # Background larger than the frame; the camera pans over it.
         self._mx, self._my = max(8, width // 4), max(8, height // 4)
@@ -193,7 +193,7 @@ class SyntheticSource(Source):
         """Yields frames start, start + 1, ... (up to `frames`, or forever), paced at `fps` when set."""
         pacer = Pacer(self.fps)
         i = start
-        while self.n_frames is None or i < self.n_frames:
+        while self.frame_count is None or i < self.frame_count:
             pacer.wait()
             t = time.monotonic_ns()
             img, mask = self.render(i)

@@ -176,7 +176,7 @@ class SyntheticThermalRoadSource(Source):
         except ProfileError as exc:
             raise SourceError(f"synthetic-thermal: {exc}") from None
         self.width, self.height, self.fps = int(width), int(height), fps
-        self.n_frames, self.seed = frames, seed
+        self.frame_count, self.seed = frames, seed
         w, h = self.width, self.height
         rng = np.random.default_rng(seed)
         self.f = 780.0 * w / 640.0
@@ -320,7 +320,7 @@ class SyntheticThermalRoadSource(Source):
         pacer = Pacer(self.fps)
         normalizer = ThermalNormalizer(self.profile)
         i = start
-        while self.n_frames is None or i < self.n_frames:
+        while self.frame_count is None or i < self.frame_count:
             pacer.wait()
             t = time.monotonic_ns()
             raw, mask = self.render(i)

@@ -32,7 +32,7 @@ class VideoSource(Source):
         self.fps = fps
         self.loop = loop
         self.native_fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0) or None
-        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)  # container's claim; may be 0
+        self.frame_count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) or None  # the container's claim
 
     def frames(self, start: int = 0) -> Iterator[Frame]:
         if self._cap is None:
