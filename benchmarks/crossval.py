@@ -47,6 +47,8 @@ def main() -> int:
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="model option when scoring")
     ap.add_argument("--davis-root", default=str(REPO.parent / "shared" / "data" / "davis2016-train"))
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "crossval.json",
+                    help="the summary is also kept here, under the name of --out (one entry per model and setting)")
     args = ap.parse_args()
 
     from rtvos.models import get_spec
@@ -96,6 +98,10 @@ def main() -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "minutes": round((time.monotonic() - t0) / 60, 1),
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+    kept = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    kept[args.out.name] = {k: v for k, v in summary.items() if k != "per_sequence"}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(dict(sorted(kept.items())), indent=1))
     print(f"{args.model} ({args.folds}-fold cross-validation over {len(per_seq)} sequences)")
     for i, f in enumerate(folds, 1):
         print(f"  fold {i}: J&F {100 * f['JF']:.1f} (J {100 * f['J']:.1f}, F {100 * f['F']:.1f}) on {len(f['sequences'])} sequences")

@@ -271,7 +271,7 @@ def cmd_segment(args) -> int:
     from rtvos.models import create_segmenter
     from rtvos.models.target import Target, TargetError, read_target_mask
     from rtvos.segment import SegmentError, segment_recording
-    from rtvos.sources import SourceError, open_source
+    from rtvos.sources import FILE_SCHEMES, SourceError, open_source
 
     if unknown_model(args.model):
         return 2
@@ -287,7 +287,8 @@ def cmd_segment(args) -> int:
     except (SourceError, TargetError) as exc:
         print(f"rtvos segment: {exc}", file=sys.stderr)
         return 2
-    if source.frame_count is None and args.input.partition(":")[0] in ("camera", "synthetic", "synthetic-thermal"):
+    if args.input.partition(":")[0].lower() not in FILE_SCHEMES and not os.path.exists(args.input):
+        source.close()
         print(f"rtvos segment: {args.input} never ends: segment a recording (a video, image folder, MCAP or "
               "thermal recording), or use rtvos run for a live source", file=sys.stderr)
         return 2

@@ -153,7 +153,7 @@ def rebase_paths(cfg: RunConfig, base: str | Path) -> RunConfig:
     """Relative paths in a launch file are relative to the launch file's folder `base`: the source's
     file or folder, its target mask, calibration and profile file, the control keys, the statistics and
     the recording (a command-line flag given on top stays relative to where the command runs)."""
-    from rtvos.sources import rebase_spec  # noqa: PLC0415
+    from rtvos.sources.spec import rebase_spec  # noqa: PLC0415
 
     def rebased(path: str | None) -> str | None:
         return path if path is None or Path(path).is_absolute() else str(Path(base) / path)

@@ -23,13 +23,13 @@ from typing import Iterator
 from rtvos.sizes import parse_size
 
 from .base import Frame, Pacer, Source, SourceError
+from .spec import FILE_SCHEMES, SPEC_FORMS, rebase_spec
 
-__all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_source", "rebase_spec", "SPEC_FORMS"]
+__all__ = ["Frame", "Source", "SourceError", "Pacer", "LimitedSource", "open_source", "rebase_spec", "SPEC_FORMS",
+           "FILE_SCHEMES"]
 
 log = logging.getLogger(__name__)
 
-SPEC_FORMS = ("synthetic, synthetic:WxH, folder:<dir>, video:<file>, camera:<index>, thermal:<path>, "
-              "synthetic-thermal, synthetic-thermal:WxH, mcap:<file>")
 
 
 class LimitedSource(Source):
@@ -76,20 +76,6 @@ def _parse_size(text: str) -> tuple[int, int]:
         return parse_size(text)
     except ValueError:
         raise SourceError(f"bad synthetic size {text!r}: expected WxH (WIDTHxHEIGHT), e.g. synthetic:640x480") from None
-
-
-FILE_SCHEMES = ("folder", "video", "thermal", "mcap")  # the spec's argument is a path
-
-
-def rebase_spec(spec: str, base: str | Path) -> str:
-    """`spec` with a relative file or folder path taken relative to `base` (a launch file's folder)."""
-    scheme, sep, arg = spec.strip().partition(":")
-    if sep and scheme.lower() in FILE_SCHEMES and arg and not Path(arg).is_absolute():
-        return f"{scheme}:{Path(base) / arg}"
-    if not sep and scheme and not scheme.isdigit() and scheme.lower() not in ("synthetic", "synthetic-thermal") \
-            and not Path(scheme).is_absolute():
-        return str(Path(base) / scheme)  # a bare path
-    return spec
 
 
 def open_source(spec: str, *, fps: float | None = None, frames: int | None = None, width: int | None = None,
