@@ -30,3 +30,16 @@ def test_memory_weights_follow_the_eta_rule_and_evict_the_lightest():
         mem.add(torch.zeros(1, 1, 1), torch.zeros(1, 1, 1))
     assert mem.size == 4 and np.isfinite(mem.weights.numpy()).all()
     assert float(mem.weights.sum()) == pytest.approx(1.0)
+
+
+def test_hard_negatives_are_the_background_scored_as_target_and_kept_with_their_sample():
+    from rtvos.models.frtm.memory import hard_negative_emphasis
+
+    label = torch.tensor([[[1.0, 1.0, 0.0, 0.0]]])
+    scores = torch.tensor([[[0.9, 0.2, 0.8, 0.1]]])  # pixel 2: background the target model took for target
+    e = hard_negative_emphasis(scores, label, threshold=0.5, gain=3.0)
+    assert e.tolist() == [[[1.0, 1.0, 4.0, 1.0]]]  # the target itself (pixel 0) and easy background stay at 1
+    mem = SampleMemory(capacity=3)
+    mem.initialize(torch.zeros(1, 2, 1, 4), label[None], torch.ones(1))
+    slot = mem.add(torch.ones(2, 1, 4), label, e)
+    assert mem.active()[3][slot].tolist() == e.tolist() and mem.active()[3][0].tolist() == [[[1.0] * 4]]

@@ -78,3 +78,29 @@ def test_pixel_weights_balance_small_targets():
     big = torch.ones(1, 1, 10, 10)
     big[0, 0, :5] = 0  # 50 %: left alone
     assert torch.allclose(pixel_weights(big), torch.ones_like(big))
+
+
+def test_emphasised_hard_negatives_are_pushed_down_harder():
+    """A look-alike: background whose features resemble the target's. With its pixels emphasised, the
+    refit target model scores it lower than the plain update does, and the target stays high."""
+    g = torch.Generator().manual_seed(3)
+    target = torch.randn(8, generator=g, dtype=torch.float64)
+    x = torch.randn(6, 8, 6, 6, generator=g, dtype=torch.float64) * 0.3
+    y = torch.zeros(6, 1, 6, 6, dtype=torch.float64)
+    x[:, :, 1:3, 1:3] += target.view(1, 8, 1, 1)                  # the target, top left
+    y[:, :, 1:3, 1:3] = 1.0
+    x[:, :, 4, 4] += (0.9 * target + 0.1 * torch.randn(8, generator=g, dtype=torch.float64)).view(1, 8)  # look-alike
+    gamma = torch.full((6,), 1 / 6, dtype=torch.float64)
+    emphasis = torch.ones_like(y)
+    emphasis[:, :, 4, 4] = 10.0
+    scores = {}
+    for name, e in (("plain", None), ("hard negatives", emphasis)):
+        tm = TargetModel(8, channels=4, reg1=1e-3, reg2=1e-3, generator=torch.Generator().manual_seed(0))
+        tm.w1 = tm.w1.double()
+        tm.w2 = torch.zeros(1, 4, 3, 3, dtype=torch.float64)
+        for _ in tm.update_steps(tm.project(x), y, gamma, cg_iterations=36, emphasis=e):
+            pass
+        s = tm(x)
+        scores[name] = (float(s[:, 0, 4, 4].mean()), float(s[:, 0, 1:3, 1:3].mean()))
+    assert scores["hard negatives"][0] < scores["plain"][0] - 0.1  # 0.35 -> 0.10 here
+    assert scores["hard negatives"][1] > 0.5

@@ -28,7 +28,7 @@ from rtvos.engines import EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.frtm import FRTM_SPEC, TRAIN_COMMAND
 from rtvos.models.frtm.augment import augment_first_frame
-from rtvos.models.frtm.memory import SampleMemory
+from rtvos.models.frtm.memory import SampleMemory, hard_negative_emphasis
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.models.protocol import Segmenter
@@ -51,6 +51,8 @@ class OnlineConfig:
     memory: int = 80             # K_max samples per object
     eta: float = 0.1             # memory learning rate
     min_pixels: int = 10         # skip memory updates when the predicted mask is this small
+    hard_negatives: float = 0.0  # extra loss weight on background the target model scored as target (0: off)
+    hard_threshold: float = 0.5  # ... scored above this
     threshold: float = 0.5       # on the up-sampled score
     reg: float = 1e-4            # lambda for w1 and w2
     seed: int = 0
@@ -144,7 +146,7 @@ class OnlineSegmenter(Segmenter):
                 projected[k] = z[0]
         label, scores = merge_probabilities(self._probabilities(pyramid, torch.cat(coarse)), self.ids,
                                             self.cfg.threshold)
-        self._update_memories(label, projected)
+        self._update_memories(label, projected, dict(zip(self.ids, coarse)))
         return label, scores
 
     def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
@@ -152,8 +154,10 @@ class OnlineSegmenter(Segmenter):
         models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly up-sampled."""
         h, w = self.frame_hw
         return [cv2.resize(s[0].clamp(0, 1).numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for s in coarse]
-    def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor]) -> None:
-        """Add this frame to each object's memory; every t_s frames refit w2.
+    def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor],
+                          coarse: dict[int, torch.Tensor]) -> None:
+        """Add this frame to each object's memory (with `hard_negatives`, the background its target model
+        scored as target weighs more: `coarse` holds those scores); every t_s frames refit w2.
 
         Amortised (default): the update works on a snapshot of the memory and runs
         ceil(update_cg / t_s) CG iterations per frame, so it ends within t_s frames with exactly the
@@ -163,13 +167,16 @@ class OnlineSegmenter(Segmenter):
         cfg = self.cfg
         for k in self.ids:
             if np.count_nonzero(label == k) >= cfg.min_pixels:
-                self.memories[k].add(projected[k], self._labels(label, k))
+                y = self._labels(label, k)
+                emphasis = hard_negative_emphasis(coarse[k][0], y, cfg.hard_threshold, cfg.hard_negatives) \
+                    if cfg.hard_negatives > 0 else None
+                self.memories[k].add(projected[k], y, emphasis)
         if self.frames_seen % cfg.update_every == 0:
             self._drain_updates(None)  # an unfinished update completes before the next one starts
             for k in self.ids:
-                z, y, g = (t.clone() for t in self.memories[k].active()) if cfg.amortize \
+                z, y, g, e = (t.clone() for t in self.memories[k].active()) if cfg.amortize \
                     else self.memories[k].active()
-                self._updates.append(self.models[k].update_steps(z, y, g, cfg.update_cg))
+                self._updates.append(self.models[k].update_steps(z, y, g, cfg.update_cg, e))
             if not cfg.amortize:
                 self._drain_updates(None)
                 return

@@ -136,11 +136,15 @@ class TargetModel:
             losses.append(self.loss(x, y, gamma))
         return losses
 
-    def update_steps(self, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, cg_iterations: int = 10):
+    def update_steps(self, z: torch.Tensor, y: torch.Tensor, gamma: torch.Tensor, cg_iterations: int = 10,
+                     emphasis: torch.Tensor | None = None):
         """Update w2 only, on projected features z = w1 * x from the memory: a generator, one CG iteration
-        per `next()`, w2 replaced at the end.
+        per `next()`, w2 replaced at the end. `emphasis` (like y): per-pixel factors on the loss weights
+        (hard negatives count more; None: 1).
         The caller must not modify z, y, gamma until the generator is exhausted."""
         weight = gamma.sqrt().view(-1, 1, 1, 1) * pixel_weights(y, self.kappa_min)
+        if emphasis is not None:
+            weight = weight * emphasis.sqrt()  # the residual is squared: sqrt keeps emphasis a factor on the loss
         problem = LinearLoss(z, y, weight, math.sqrt(self.reg2))
         w2 = (self.w2,)
         for w2 in gauss_newton_steps((self.w2,), problem.residual, problem.jvp, problem.vjp, cg_iterations):
