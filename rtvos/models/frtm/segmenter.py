@@ -35,6 +35,7 @@ from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, STRIDE16_TAP, Backbone, preprocess, processing_size
 from rtvos.models.shared.int8_calibration import backbone_int8
+from rtvos.models.shared.zoom import Window, box_of, window_around, window_at
 
 
 @dataclass
@@ -53,6 +54,11 @@ class OnlineConfig:
     min_pixels: int = 10         # skip memory updates when the predicted mask is this small
     hard_negatives: float = 0.0  # extra loss weight on background the target model scored as target (0: off)
     hard_threshold: float = 0.5  # ... scored above this
+    zoom: float = 1.0            # target-centred: each object seen in a window around it, magnified up to this
+                                 # (1: the whole frame; see rtvos/models/shared/zoom.py)
+    zoom_margin: float = 1.0     # the window holds the object's box grown by this many box sizes on every side
+    redetect_threshold: float = 0.5  # a lost object is searched for in the whole frame: found where its score
+                                     # peaks above this
     threshold: float = 0.5       # on the up-sampled score
     reg: float = 1e-4            # lambda for w1 and w2
     seed: int = 0
@@ -86,19 +92,42 @@ class OnlineSegmenter(Segmenter):
         return torch.from_numpy(y)[None]
 
     # ---------------------------------------------------------------------------------------- start
+    @property
+    def zooming(self) -> bool:
+        return self.cfg.zoom > 1.0
+
+    def _window_for(self, mask: np.ndarray) -> Window:
+        """Where an object with this mask is looked at next: a window around it when zooming, else the frame."""
+        box = box_of(mask) if self.zooming else None
+        if box is None:
+            return Window.full(self.frame_hw)
+        return window_around(box, self.frame_hw, self.cfg.zoom_margin, self.cfg.zoom)
+
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         h, w = self.frame_hw
-        self.proc_hw = processing_size(h, w, self.cfg.height)
+        self.proc_hw = processing_size(h, w, self.cfg.height)  # every window keeps the frame's aspect ratio
         self.feat_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         self._rng = np.random.default_rng(self.cfg.seed)
         self._gen = torch.Generator().manual_seed(self.cfg.seed)
         self.models: dict[int, TargetModel] = {}
         self.memories: dict[int, SampleMemory] = {}
-        dataset = self._first_frame_dataset(frame, label)
-        for k in self.ids:
-            self._fit_object(k, *dataset)
+        self.windows: dict[int, Window] = {}
+        self.redetections = 0  # objects lost from their window and found again in the whole frame
+        if self.zooming:
+            for k in self.ids:
+                self._fit_in_window(k, frame, label)
+        else:
+            dataset = self._first_frame_dataset(frame, label)
+            for k in self.ids:
+                self._fit_object(k, *dataset)
+                self.windows[k] = Window.full(self.frame_hw)
         self.frames_seen = 0
         self._updates: list = []  # running amortised updates (generators)
+
+    def _fit_in_window(self, k: int, frame: np.ndarray, label: np.ndarray) -> None:
+        """Object k's target model, fitted on the window around it."""
+        self.windows[k] = win = self._window_for(label == k)
+        self._fit_object(k, *self._first_frame_dataset(win.crop(frame), win.crop(label)))
 
     def _first_frame_dataset(self, frame: np.ndarray, label: np.ndarray):
         """The frame and its augmented copies at processing size: (label masks, stride-16 features,
@@ -128,31 +157,67 @@ class OnlineSegmenter(Segmenter):
     # ------------------------------------------------------------------------ objects come and go
     def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         """Fit a target model for the new (or re-drawn) object on `frame`; the others keep theirs."""
-        self._fit_object(object_id, *self._first_frame_dataset(frame, label))
+        self._fit_in_window(object_id, frame, label)
         return sorted(set(self.ids) | {object_id})
 
     def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
-        del self.models[object_id], self.memories[object_id]
+        del self.models[object_id], self.memories[object_id], self.windows[object_id]
         return [k for k in self.ids if k != object_id]
 
     # ----------------------------------------------------------------------------------------- step
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
-        pyramid = self._features([frame])
-        projected, coarse = {}, []
-        with torch.no_grad():
+        projected, coarse = {}, {}
+        if self.zooming:  # each object in its own window
+            probs = []
             for k in self.ids:
-                z = self.models[k].project(pyramid[-1])
-                coarse.append(self.models[k].score_projected(z))
+                win = self.windows[k]
+                pyramid = self._features([win.crop(frame)])
+                with torch.no_grad():
+                    z = self.models[k].project(pyramid[-1])
+                    coarse[k] = self.models[k].score_projected(z)
                 projected[k] = z[0]
-        label, scores = merge_probabilities(self._probabilities(pyramid, torch.cat(coarse)), self.ids,
-                                            self.cfg.threshold)
-        self._update_memories(label, projected, dict(zip(self.ids, coarse)))
+                probs.append(win.paste(self._probabilities(pyramid, coarse[k], (win.h, win.w))[0], self.frame_hw))
+        else:  # one backbone pass for every object
+            pyramid = self._features([frame])
+            with torch.no_grad():
+                for k in self.ids:
+                    z = self.models[k].project(pyramid[-1])
+                    coarse[k] = self.models[k].score_projected(z)
+                    projected[k] = z[0]
+            probs = self._probabilities(pyramid, torch.cat([coarse[k] for k in self.ids]), self.frame_hw)
+        label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
+        self._update_memories(label, projected, coarse)
+        if self.zooming:
+            self._follow(frame, label)
         return label, scores
 
-    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
-        """Per object, the foreground probability at full frame resolution. `coarse`: the target
-        models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly up-sampled."""
-        h, w = self.frame_hw
+    def _follow(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """Next frame's windows: around each object's new mask; an object lost from its window is searched
+        for in the whole frame (at the processing size), and its window moves to where its target model
+        scores highest, if that is above `redetect_threshold`; otherwise it stays, and the search repeats."""
+        lost = [k for k in self.ids if np.count_nonzero(label == k) < self.cfg.min_pixels]
+        for k in self.ids:
+            if k not in lost:
+                self.windows[k] = self._window_for(label == k)
+        if not lost:
+            return
+        f16 = self._features([frame])[-1]
+        for k in lost:
+            with torch.no_grad():
+                s = self.models[k](f16)[0, 0]
+            if float(s.max()) < self.cfg.redetect_threshold:
+                continue
+            y, x = divmod(int(s.argmax()), s.shape[1])
+            cy, cx = Window.full(self.frame_hw).to_frame(y, x, tuple(s.shape))
+            self.windows[k] = window_at(cy, cx, self.windows[k].h, self.frame_hw)
+            self.redetections += 1
+
+    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,
+                       out_hw: tuple[int, int]) -> list[np.ndarray]:
+        """Per object, the foreground probability at `out_hw` (the frame, or an object's window). `coarse`:
+        the target models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly
+        up-sampled."""
+        h, w = out_hw
         return [cv2.resize(s[0].clamp(0, 1).numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for s in coarse]
     def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor],
                           coarse: dict[int, torch.Tensor]) -> None:
@@ -167,7 +232,7 @@ class OnlineSegmenter(Segmenter):
         cfg = self.cfg
         for k in self.ids:
             if np.count_nonzero(label == k) >= cfg.min_pixels:
-                y = self._labels(label, k)
+                y = self._labels(self.windows[k].crop(label), k)  # the window this frame was seen in
                 emphasis = hard_negative_emphasis(coarse[k][0], y, cfg.hard_threshold, cfg.hard_negatives) \
                     if cfg.hard_negatives > 0 else None
                 self.memories[k].add(projected[k], y, emphasis)
@@ -218,11 +283,12 @@ class FRTMSegmenter(OnlineSegmenter):
         self.refiner = refiner if refiner is not None else load_refiner(self.cfg.checkpoint)
         self.refiner_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
 
-    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor) -> list[np.ndarray]:
+    def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,
+                       out_hw: tuple[int, int]) -> list[np.ndarray]:
         f4, f8, f16 = pyramid
         k = coarse.shape[0]
         inputs = tuple(t.expand(k, *t.shape[1:]).contiguous() for t in (f4, f8, f16)) + (coarse.contiguous(),)
         logits = self.refiner_engines(*inputs)[0]
-        h, w = self.frame_hw
+        h, w = out_hw
         probs = torch.sigmoid(logits[:, 0]).numpy()
         return [cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in probs]

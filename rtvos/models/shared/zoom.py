@@ -1,0 +1,75 @@
+"""Target-centred processing: the window of the frame a model looks at for one object.
+
+Instead of the whole frame at the processing size, a model can process a window around the object's
+previous box, enlarged by a margin, at the same processing size -- the object is then seen larger
+(LSE's zoom-in; small objects and far-away look-alikes are what it is for). Windows keep the frame's
+aspect ratio and stay inside the frame, so the processing size (and everything learned at it) is the
+same for every window, and a window that would have to be larger than the frame *is* the frame:
+zooming never sees the object smaller than full-frame processing does. `max_zoom` bounds the
+magnification (and the cost of a full-frame search at it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Window:
+    """Rows y0..y0+h and columns x0..x0+w of a frame."""
+
+    y0: int
+    x0: int
+    h: int
+    w: int
+
+    @classmethod
+    def full(cls, frame_hw: tuple[int, int]) -> "Window":
+        return cls(0, 0, int(frame_hw[0]), int(frame_hw[1]))
+
+    def crop(self, image: np.ndarray) -> np.ndarray:
+        return image[self.y0:self.y0 + self.h, self.x0:self.x0 + self.w]
+
+    def paste(self, values: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
+        """`values` (h x w, this window's pixels) in a frame of zeros."""
+        out = np.zeros(frame_hw, values.dtype)
+        out[self.y0:self.y0 + self.h, self.x0:self.x0 + self.w] = values
+        return out
+
+    def zoom(self, frame_hw: tuple[int, int]) -> float:
+        return frame_hw[0] / self.h
+
+    def to_frame(self, y: float, x: float, grid_hw: tuple[int, int]) -> tuple[float, float]:
+        """A point on a grid over this window (cell centres, e.g. a score map) in frame pixels."""
+        return self.y0 + (y + 0.5) * self.h / grid_hw[0], self.x0 + (x + 0.5) * self.w / grid_hw[1]
+
+
+def box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1), exclusive, of the nonzero pixels; None when there are none."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not len(rows):
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+
+
+def window_at(cy: float, cx: float, h: float, frame_hw: tuple[int, int]) -> Window:
+    """A window of height `h` (width from the frame's aspect ratio) centred on (cy, cx) as far as the
+    frame allows."""
+    fh, fw = frame_hw
+    h = int(round(min(max(h, 1.0), fh)))
+    w = min(fw, int(round(h * fw / fh)))
+    y0 = int(round(min(max(cy - h / 2, 0), fh - h)))
+    x0 = int(round(min(max(cx - w / 2, 0), fw - w)))
+    return Window(y0, x0, h, w)
+
+
+def window_around(box: tuple[int, int, int, int], frame_hw: tuple[int, int], margin: float,
+                  max_zoom: float) -> Window:
+    """The window for an object whose box is `box`: the box grown by `margin` box sizes on every side,
+    widened to the frame's aspect ratio, magnified at most `max_zoom` times, never beyond the frame."""
+    fh, fw = frame_hw
+    x0, y0, x1, y1 = box
+    need = max(y1 - y0, (x1 - x0) * fh / fw) * (1 + 2 * margin)
+    return window_at((y0 + y1) / 2, (x0 + x1) / 2, min(fh, max(need, fh / max_zoom)), frame_hw)

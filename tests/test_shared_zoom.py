@@ -1,0 +1,35 @@
+"""Target-centred windows (rtvos/models/shared/zoom.py)."""
+
+import numpy as np
+
+from rtvos.models.shared.zoom import Window, box_of, window_around, window_at
+
+FRAME = (480, 854)
+
+
+def test_a_window_grows_the_box_by_its_margin_keeps_the_aspect_and_stays_inside():
+    win = window_around((400, 200, 440, 240), FRAME, margin=1.0, max_zoom=4.0)  # a 40 px object
+    assert abs(win.w / win.h - 854 / 480) < 0.01
+    assert win.h == 120 and win.y0 == 160 and abs(win.x0 + win.w / 2 - 420) <= 1  # 40 * (1 + 2) tall, centred
+    corner = window_around((0, 0, 20, 20), FRAME, margin=1.0, max_zoom=4.0)
+    assert (corner.y0, corner.x0) == (0, 0)  # pushed inside the frame, not padded
+
+
+def test_zoom_is_bounded_and_a_window_never_exceeds_the_frame():
+    tiny = window_around((400, 200, 404, 204), FRAME, margin=1.0, max_zoom=3.0)
+    assert tiny.zoom(FRAME) == 3.0
+    huge = window_around((0, 0, 854, 480), FRAME, margin=1.0, max_zoom=3.0)
+    assert huge == Window.full(FRAME)  # larger than the frame would need: the frame itself
+
+
+def test_crop_paste_and_grid_points_agree():
+    frame = np.arange(480 * 854).reshape(FRAME)
+    win = window_at(100, 100, 96, FRAME)
+    np.testing.assert_array_equal(win.paste(win.crop(frame), FRAME)[win.y0:win.y0 + win.h, win.x0:win.x0 + win.w],
+                                  win.crop(frame))
+    assert win.paste(win.crop(frame), FRAME)[400, 800] == 0
+    y, x = win.to_frame(0, 0, (win.h, win.w))  # cell (0, 0) of a full-resolution grid: the first pixel's centre
+    assert (y, x) == (win.y0 + 0.5, win.x0 + 0.5)
+    mask = np.zeros(FRAME, bool)
+    mask[10:20, 30:35] = True
+    assert box_of(mask) == (30, 10, 35, 20) and box_of(np.zeros(FRAME, bool)) is None
