@@ -10,8 +10,11 @@ from rtvos.models.frtm.segmenter import FRTMSegmenter
 def test_smoke_training_writes_a_checkpoint_the_segmenter_loads(tmp_path, davis_root):
     from rtvos.models.frtm.train import main
 
+    from rtvos.training.ecssd import default_root
+
     out = tmp_path / "run"
-    assert main(["--smoke", "--davis-root", str(davis_root), "--out", str(out)]) == 0
+    photos = ["--ecssd-clips", "1", "--synthetic-p", "0.5"] if (default_root() / "images").is_dir() else []
+    assert main(["--smoke", "--davis-root", str(davis_root), "--out", str(out), *photos]) == 0
     seg = FRTMSegmenter(checkpoint=str(out / "best.pt"), augmentations=1, height=128)
     frame = np.zeros((96, 128, 3), np.uint8)
     frame[20:60, 30:80] = 200

@@ -6,7 +6,8 @@ Variant 0 is the identity; the others one random affine per (sequence, variant) 
 rotation +-30 deg, shear +-30 deg, scale 0.75-1.25, as in the CRVOS paper -- applied to every frame of
 the sequence, so motion stays coherent.  A cache is found again by its key (data, sequences, size,
 variants, seed, taps): `<cache_dir>/<name>-<digest>`, complete once its meta.json exists.
-Synthetic "lucid dreaming" clips (lucid.py) are cached the same way (`build_lucid_cache`).
+Synthetic clips -- "lucid dreaming" composites of the train sequences (lucid.py) and clips made from the
+ECSSD photographs (ecssd.py) -- are cached the same way (`build_synthetic_cache`).
 """
 
 from __future__ import annotations
@@ -173,42 +174,54 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
     return writer.finish(key, blocks)
 
 
-def build_lucid_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], clips: int, clip_len: int,
-                      seed: int, cache_dir: Path, backend: str = "auto", progress: bool = True) -> FeatureCache:
-    """Features of `clips` synthetic clips (`rtvos.training.lucid`) of `clip_len` frames, made from the
-    train sequences only; cached like `build_cache`."""
-    key = {"version": CACHE_VERSION, "kind": "lucid-v1", "root": str(Path(root).resolve()), "sequences": list(sequences),
-           "size_hw": list(size_hw), "clips": clips, "clip_len": clip_len, "seed": seed, "taps": list(PYRAMID_TAPS)}
-    folder = _folder(cache_dir, f"lucid-{size_hw[0]}x{size_hw[1]}", key)
+def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
+                          clip_len: int, seed: int, cache_dir: Path, backend: str = "auto",
+                          ecssd_root: Path | None = None, progress: bool = True) -> FeatureCache:
+    """Features of `lucid` synthetic clips made from the train sequences only (rtvos.training.lucid) and
+    `ecssd` clips made from the ECSSD photographs (rtvos.training.ecssd), `clip_len` frames each, one
+    block per clip; cached like `build_cache`."""
+    from rtvos.training.ecssd import EcssdDataset, ecssd_clip  # noqa: PLC0415
+
+    photos = EcssdDataset(ecssd_root) if ecssd else None
+    key = {"version": CACHE_VERSION, "kind": "synthetic-v1", "root": str(Path(root).resolve()),
+           "sequences": list(sequences), "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
+           "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed,
+           "taps": list(PYRAMID_TAPS)}
+    folder = _folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
     cached = _load_cache(folder)
     if cached is not None:
         return cached
     dataset = DavisDataset(root)
     seqs = [dataset.sequence(s) for s in sequences]
     h, w = size_hw
-    rng = np.random.default_rng([seed, 7])
-    writer = _CacheWriter(folder, clips * clip_len, size_hw, backend)
+    writer = _CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend)
 
     def frame(seq, i):
         image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
         mask = cv2.resize((seq.load_mask(i) > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
         return image, mask
 
+    def lucid_davis(rng):
+        while True:
+            a = int(rng.integers(len(seqs)))
+            image, mask = frame(seqs[a], int(rng.integers(len(seqs[a]))))
+            if mask.mean() >= 0.01:
+                break
+        b = int(rng.choice([i for i in range(len(seqs)) if i != a] or [a]))
+        background, _ = frame(seqs[b], int(rng.integers(len(seqs[b]))))
+        images, masks = lucid_clip(image, mask, background, clip_len, rng)
+        return images, masks, f"lucid:{seqs[a].name}@{seqs[b].name}"
+
+    makers = [(lucid_davis, np.random.default_rng([seed, 7]))] * lucid + \
+             [(lambda rng: ecssd_clip(photos, size_hw, clip_len, rng), np.random.default_rng([seed, 11]))] * ecssd
     blocks = []
-    with tqdm(total=clips * clip_len, desc="caching lucid clips", unit="frame", disable=not progress) as bar:
-        for c in range(clips):
-            while True:
-                a = int(rng.integers(len(seqs)))
-                image, mask = frame(seqs[a], int(rng.integers(len(seqs[a]))))
-                if mask.mean() >= 0.01:
-                    break
-            b = int(rng.choice([i for i in range(len(seqs)) if i != a] or [a]))
-            background, _ = frame(seqs[b], int(rng.integers(len(seqs[b]))))
-            images, masks = lucid_clip(image, mask, background, clip_len, rng)
+    with tqdm(total=len(makers) * clip_len, desc="caching synthetic clips", unit="frame", disable=not progress) as bar:
+        for c, (make, rng) in enumerate(makers):
+            images, masks, name = make(rng)
             for i, (im, mk) in enumerate(zip(images, masks)):
                 writer.write(c * clip_len + i, im, mk)
                 bar.update(1)
-            blocks.append((f"lucid:{seqs[a].name}@{seqs[b].name}", c, c * clip_len, clip_len))
+            blocks.append((name, c, c * clip_len, clip_len))
     return writer.finish(key, blocks)
 
 
@@ -216,10 +229,16 @@ DEFAULT_CACHE_DIR = Path("runs/cache")
 
 
 def add_cache_arguments(p) -> None:
-    """The options that pick a feature cache (a trainer that reads one takes them)."""
+    """The options that pick a feature cache, and the synthetic clips next to it (a trainer that reads
+    one takes them)."""
     p.add_argument("--cache-dir", type=Path, default=None, help=f"feature cache folder, shared by the trainers and reused across runs (default {DEFAULT_CACHE_DIR}; --smoke: <out>/cache)")
     p.add_argument("--height", type=int, default=256, help="processing height (multiple of 32); width from the aspect ratio")
     p.add_argument("--variants", type=int, default=6, help="augmentation variants per sequence (0 = identity; must match an existing cache to reuse it)")
+    p.add_argument("--lucid-clips", type=int, default=0, help="synthetic clips of train objects moved over other train frames (rtvos/training/lucid.py; 0 = none)")
+    p.add_argument("--ecssd-clips", type=int, default=0, help="synthetic clips made from the ECSSD photographs (rtvos/training/ecssd.py; 0 = none)")
+    p.add_argument("--ecssd-root", type=Path, default=None, help="the ECSSD folder (default: $RTVOS_ECSSD_ROOT or ../shared/data/ecssd)")
+    p.add_argument("--synthetic-len", type=int, default=12, help="frames per synthetic clip")
+    p.add_argument("--synthetic-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
 
 
 def cache_from_arguments(args, root: Path, sequences: list[str], prog: str) -> tuple[FeatureCache, tuple[int, int]]:
@@ -234,3 +253,17 @@ def cache_from_arguments(args, root: Path, sequences: list[str], prog: str) -> t
     cache = build_cache(root, everything, size_hw, args.variants, args.seed, args.cache_dir or DEFAULT_CACHE_DIR,
                         args.backend, args.max_frames)
     return cache.subset(sequences), size_hw
+
+
+def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int]) -> FeatureCache | None:
+    """The synthetic clips `add_cache_arguments`' options ask for (lucid clips from `sequences` only), or None."""
+    if args.lucid_clips <= 0 and args.ecssd_clips <= 0:
+        return None
+    return build_synthetic_cache(root, sequences, size_hw, max(0, args.lucid_clips), max(0, args.ecssd_clips),
+                                 args.synthetic_len, args.seed, args.cache_dir or DEFAULT_CACHE_DIR, args.backend,
+                                 args.ecssd_root)
+
+
+def pick_source(cache: FeatureCache, synthetic: FeatureCache | None, p: float, rng: np.random.Generator) -> FeatureCache:
+    """Where a training step's batch comes from: the synthetic clips with probability `p`, else the videos."""
+    return synthetic if synthetic is not None and rng.random() < p else cache

@@ -11,7 +11,8 @@ shared training loop (rtvos.training.loop).
    after that the model's own detached foreground probability is.  With some probability a Clue is
    perturbed (shifted, dilated or eroded) so the model learns to correct drift.  Cross-entropy (NLL of
    the softmax) on frames 1.. at the processing resolution; Adam; cosine decay of the learning rate
-   over the run's budget.  --lucid-clips adds synthetic clips (rtvos.training.lucid).
+   over the run's budget.  --lucid-clips and --ecssd-clips add synthetic clips (rtvos.training.lucid,
+   rtvos.training.ecssd), a --synthetic-p share of the steps.
 3. **Dev check**: J&F of `crvos` on the dev split every --eval-every minutes; the best is kept.
 
 The dev sequences are never trained on.
@@ -31,8 +32,8 @@ from rtvos.models.crvos.net import CRVOSDecoder, make_clue
 from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
 from rtvos.training import loop
-from rtvos.training.feature_cache import (DEFAULT_CACHE_DIR, FeatureCache, add_cache_arguments, build_lucid_cache,
-                                          cache_from_arguments)
+from rtvos.training.feature_cache import (FeatureCache, add_cache_arguments, cache_from_arguments, pick_source,
+                                          synthetic_from_arguments)
 
 HERE = Path(__file__).resolve()
 
@@ -151,29 +152,26 @@ class CRVOSTrainer(loop.Trainer):
         p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
         p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
         p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
-        p.add_argument("--lucid-clips", type=int, default=0, help="synthetic 'lucid dreaming' clips to add (0 = none; see rtvos/training/lucid.py)")
-        p.add_argument("--lucid-len", type=int, default=12, help="frames per synthetic clip (>= --clip-len)")
-        p.add_argument("--lucid-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
         p.add_argument("--init", type=Path, default=None, help="start from these decoder weights (e.g. rtvos/models/crvos/crvos.pt)")
         p.add_argument("--dev-max-frames", type=int, default=None, help="dev check on the first N frames of each sequence")
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.variants, args.batch, args.no_dev = 1, 2, True
-        args.lucid_clips, args.lucid_len = 2, args.clip_len
+        args.lucid_clips, args.synthetic_len = 2, args.clip_len
         args.cache_dir = args.cache_dir or args.out / "cache"
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
-        if args.lucid_clips > 0 and args.lucid_len < args.clip_len:
-            raise SystemExit(f"rtvos train crvos: --lucid-len ({args.lucid_len}) must be >= --clip-len ({args.clip_len})")
+        if (args.lucid_clips > 0 or args.ecssd_clips > 0) and args.synthetic_len < args.clip_len:
+            raise SystemExit(f"rtvos train crvos: --synthetic-len ({args.synthetic_len}) must be >= --clip-len "
+                             f"({args.clip_len})")
         self.args, self.root, self.dev = args, root, dev
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos")
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
                                                            "variants": args.variants}}
-        self.lucid = None
-        if args.lucid_clips > 0:
-            self.lucid = build_lucid_cache(root, train, size_hw, args.lucid_clips, args.lucid_len, args.seed,
-                                           args.cache_dir or DEFAULT_CACHE_DIR, args.backend)
-            info["lucid"] = {"clips": args.lucid_clips, "frames": len(self.lucid.masks), "p": args.lucid_p}
+        self.synthetic = synthetic_from_arguments(args, root, train, size_hw)
+        if self.synthetic is not None:
+            info["synthetic"] = {"lucid": args.lucid_clips, "ecssd": args.ecssd_clips,
+                                 "frames": len(self.synthetic.masks), "p": args.synthetic_p}
         self.backbone = Backbone(taps=PYRAMID_TAPS) if dev else None
         return info
 
@@ -185,7 +183,7 @@ class CRVOSTrainer(loop.Trainer):
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args
-        source = self.lucid if self.lucid is not None and rng.random() < a.lucid_p else self.cache
+        source = pick_source(self.cache, self.synthetic, a.synthetic_p, rng)
         rows = sample_clips(source, a.batch, a.clip_len, a.max_step, rng)
         return clip_loss(self.decoder, load_clips(source, rows), rng, a.perturb_first, a.perturb_later, a.bf16)
 

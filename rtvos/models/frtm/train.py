@@ -12,6 +12,8 @@ loop (rtvos.training.loop).
   --max-gap of it; D (c drawn from {32, 96}, 2-5 GN steps, so one R serves `frtm` and `frtm-fast`) is
   fitted on (f16[r], mask[r] at stride 16) by Gauss-Newton/CG without gradients; R(f4, f8, f16, D(f16))
   is trained with binary cross-entropy against the targets' masks. Adam, cosine decay over the budget.
+- --lucid-clips / --ecssd-clips: a --synthetic-p share of the steps draw their pairs from synthetic clips
+  (rtvos.training.lucid, rtvos.training.ecssd) instead.
 - Dev check: J&F of `frtm` on the dev split, at the end (--eval-every for more).
 """
 
@@ -30,7 +32,7 @@ from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.training import loop
-from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments
+from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments, pick_source, synthetic_from_arguments
 
 HERE = Path(__file__).resolve()
 
@@ -107,7 +109,12 @@ class FRTMTrainer(loop.Trainer):
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args, self.root, self.dev = args, root, dev
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm")
-        return {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "variants": args.variants}}
+        self.synthetic = synthetic_from_arguments(args, root, train, size_hw)
+        info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "variants": args.variants}}
+        if self.synthetic is not None:
+            info["synthetic"] = {"lucid": args.lucid_clips, "ecssd": args.ecssd_clips,
+                                 "frames": len(self.synthetic.masks), "p": args.synthetic_p}
+        return info
 
     def build(self, args: argparse.Namespace) -> RefinementNetwork:
         self.refiner = RefinementNetwork()
@@ -115,7 +122,8 @@ class FRTMTrainer(loop.Trainer):
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args
-        return step_loss(self.refiner, self.cache, sample_pairs(self.cache, a.batch, a.targets, a.max_gap, rng), rng)
+        source = pick_source(self.cache, self.synthetic, a.synthetic_p, rng)
+        return step_loss(self.refiner, source, sample_pairs(source, a.batch, a.targets, a.max_gap, rng), rng)
 
     def evaluate(self) -> dict | None:
         if not self.dev:
