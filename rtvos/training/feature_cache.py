@@ -184,7 +184,8 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
 
     photos = EcssdDataset(ecssd_root) if ecssd else None
     key = {"version": CACHE_VERSION, "kind": "synthetic-v1", "root": str(Path(root).resolve()),
-           "sequences": list(sequences), "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
+           "sequences": list(sequences) if lucid else [],  # ECSSD clips alone serve every split and fold
+           "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
            "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed,
            "taps": list(PYRAMID_TAPS)}
     folder = _folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
