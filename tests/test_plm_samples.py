@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from rtvos.models.plm.geometry import overlap
 from rtvos.models.plm.net import CROP, MAP
 from rtvos.models.plm.samples import query_crop, sample_search_box, search_sample
+from rtvos.models.shared.crops import overlap
 
 
 # ------------------------------------------------------------------------------- training samples

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from rtvos.models.plm.geometry import PAD_RGB, Box, crop, enlarge, mask_box, overlap
+from rtvos.models.shared.crops import PAD_RGB, Box, crop, enlarge, mask_box, overlap
 
 QUERY_MARGIN = 0.25
 SEARCH_MARGINS = (0.1, 0.3, 0.5)

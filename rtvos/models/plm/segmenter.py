@@ -29,12 +29,12 @@ from tqdm import tqdm
 
 from rtvos.models.checkpoint import load_network
 from rtvos.models.plm import SPEC, TRAIN_COMMAND
-from rtvos.models.plm.geometry import (Box, accumulate, candidate_boxes, crop, full_frame_boxes, mask_box,
-                                       weighted_median)
+from rtvos.models.plm.geometry import candidate_boxes, full_frame_boxes, weighted_median
 from rtvos.models.plm.net import CROP, Extractor, PLMNet
 from rtvos.models.plm.samples import query_crop, search_sample
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
 
 
 def load_pretrained(path: str | Path | None = None) -> PLMNet:
