@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rtvos.models.shared.zoom import Window, box_of, window_around, window_at
+from rtvos.models.shared.zoom import Window, window_around, window_at
 
 FRAME = (480, 854)
 
@@ -30,6 +30,3 @@ def test_crop_paste_and_grid_points_agree():
     assert win.paste(win.crop(frame), FRAME)[400, 800] == 0
     y, x = win.to_frame(0, 0, (win.h, win.w))  # cell (0, 0) of a full-resolution grid: the first pixel's centre
     assert (y, x) == (win.y0 + 0.5, win.x0 + 0.5)
-    mask = np.zeros(FRAME, bool)
-    mask[10:20, 30:35] = True
-    assert box_of(mask) == (30, 10, 35, 20) and box_of(np.zeros(FRAME, bool)) is None

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rtvos.models.shared.crops import Box
+
 
 @dataclass(frozen=True)
 class Window:
@@ -46,14 +48,6 @@ class Window:
         return self.y0 + (y + 0.5) * self.h / grid_hw[0], self.x0 + (x + 0.5) * self.w / grid_hw[1]
 
 
-def box_of(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """(x0, y0, x1, y1), exclusive, of the nonzero pixels; None when there are none."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not len(rows):
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
 def window_at(cy: float, cx: float, h: float, frame_hw: tuple[int, int]) -> Window:
     """A window of height `h` (width from the frame's aspect ratio) centred on (cy, cx) as far as the
     frame allows."""
@@ -65,7 +59,7 @@ def window_at(cy: float, cx: float, h: float, frame_hw: tuple[int, int]) -> Wind
     return Window(y0, x0, h, w)
 
 
-def window_around(box: tuple[int, int, int, int], frame_hw: tuple[int, int], margin: float,
+def window_around(box: Box, frame_hw: tuple[int, int], margin: float,
                   max_zoom: float) -> Window:
     """The window for an object whose box is `box`: the box grown by `margin` box sizes on every side,
     widened to the frame's aspect ratio, magnified at most `max_zoom` times, never beyond the frame."""
