@@ -45,6 +45,7 @@ def main() -> int:
     ap.add_argument("--steps", type=int, help="training steps per fold (equal budgets compare settings fairly)")
     ap.add_argument("--train-args", default="", help="more `rtvos train` options, quoted")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="model option when scoring")
+    ap.add_argument("--eval-args", default="", help="more `rtvos eval` options, quoted (e.g. \"--init box\")")
     ap.add_argument("--davis-root", default=str(REPO.parent / "shared" / "data" / "davis2016-train"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "crossval.json",
@@ -80,7 +81,7 @@ def main() -> int:
             print(f"fold {i}/{args.folds}: scoring {args.model} on the held-out fold", file=sys.stderr)
             run(RTVOS + ["eval", "--model", args.model, "--davis-root", args.davis_root, "--split", split,
                          "--out", str(fold_dir / "masks"), "--json", str(scores), "--quiet",
-                         *[a for o in options for a in ("--option", o)]], log)
+                         *[a for o in options for a in ("--option", o)], *shlex.split(args.eval_args)], log)
         folds.append(json.loads(scores.read_text()))
 
     per_seq = {name: s for f in folds for name, s in f["sequences"].items()}
@@ -88,7 +89,7 @@ def main() -> int:
     fold_jf = np.array([f["JF"] for f in folds])
     summary = {
         "model": args.model, "trainer": trainer, "folds": args.folds, "steps": args.steps,
-        "train_args": args.train_args, "options": args.option, "reuse": str(args.reuse) if args.reuse else None,
+        "train_args": args.train_args, "options": args.option, "eval_args": args.eval_args, "reuse": str(args.reuse) if args.reuse else None,
         "JF": float(np.mean(seq_jf)), "J": float(np.mean([s["J"] for s in per_seq.values()])),
         "F": float(np.mean([s["F"] for s in per_seq.values()])),
         "JF_fold_mean": float(fold_jf.mean()), "JF_fold_std": float(fold_jf.std(ddof=1)) if len(folds) > 1 else 0.0,

@@ -80,6 +80,8 @@ def cmd_run(args) -> int:
         src.target_mask = args.target_mask
     if args.box:
         src.target_box = parse_box(args.box)
+    if args.box_init:
+        src.box_init = args.box_init
     if args.every_frame:
         src.every_frame = True
     if args.model:
@@ -254,10 +256,15 @@ def cmd_eval(args) -> int:
               file=sys.stderr)
         return 2
     else:
+        from rtvos.models.target import Target, boxes_of
+
+        init = None if args.init == "mask" else (lambda first: Target.from_boxes(boxes_of(first), args.box_init))
         summary = evaluate(lambda: create_segmenter(args.model, threads=args.threads, **options), args.davis_root,
-                           args.out, sequences=sequences, progress=not args.quiet, max_frames=args.max_frames)
+                           args.out, sequences=sequences, progress=not args.quiet, max_frames=args.max_frames,
+                           init=init)
         summary["model"] = args.model
         summary["options"] = options
+        summary["init"] = args.init if args.init == "mask" else f"box ({args.box_init})"
     summary["split"] = args.split
     print(format_table(summary))
     if args.json:
@@ -506,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="torch threads in the infer process (default: all cores)")
     r.add_argument("--target-mask", help="PNG label mask of the first frame")
     r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
+    r.add_argument("--box-init", choices=("lse", "grabcut"), help="how a box (--box, rtvos ctl add/set --box) "
+                   "becomes a first mask for models that start from masks (default: lse)")
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
     r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     r.add_argument("--encoding", choices=("mono8", "png"), help="mask encoding on the topic")
@@ -541,6 +550,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "training side) or all (see rtvos/evaluation/splits.py); default: dev on the DAVIS training "
                    "data (what the packaged checkpoints did not train on), all on other data")
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
+    e.add_argument("--init", choices=("mask", "box"), default="mask", help="start each sequence from its first "
+                   "annotation (mask) or from its objects' boxes (box), as a robot's detector would give them")
+    e.add_argument("--box-init", choices=("lse", "grabcut"), default="lse", help="how a box becomes a first mask "
+                   "for models that start from masks (default %(default)s: LSE's pre-trained network)")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -11,7 +11,7 @@ from rtvos.models.frtm import FAST_PRESET
 
 
 def test_every_model_is_a_package_spec_that_builds():
-    assert set(MODELS) == {"static", "online", "crvos", "frtm", "frtm-fast", "plm", "plm-p"}
+    assert set(MODELS) == {"static", "online", "crvos", "frtm", "frtm-fast", "plm", "plm-p", "lse"}
     for name, spec in MODELS.items():
         assert spec.name == name and spec.description
         module, _, cls = spec.segmenter.partition(":")
@@ -21,7 +21,7 @@ def test_every_model_is_a_package_spec_that_builds():
 
 
 def test_trainers_are_found_through_the_registry():
-    assert set(trainable()) == {"crvos", "frtm", "plm"}
+    assert set(trainable()) == {"crvos", "frtm", "plm", "lse"}
     for spec in trainable().values():
         assert callable(importlib.import_module(spec.trainer).main)
     with pytest.raises(ValueError, match="nothing to train"):

@@ -23,7 +23,7 @@ def test_features_and_masks_of_every_frame_and_variant_are_cached_once(tmp_path,
     def no_recompute(*args, **kwargs):
         raise AssertionError("the cache was computed again")
 
-    monkeypatch.setattr(feature_cache, "_CacheWriter", no_recompute)
+    monkeypatch.setattr(feature_cache, "CacheWriter", no_recompute)
     again = build_cache(root, ["a", "b"], (64, 96), variants=2, seed=0, cache_dir=tmp_path / "cache",
                         backend="torch", progress=False)
     assert np.array_equal(again.f8, cache.f8) and again.blocks == cache.blocks

@@ -31,6 +31,7 @@ from rtvos.evaluation.davis import DavisDataset, DavisSequence, read_label_png, 
 from rtvos.evaluation.metrics import boundary_f, iou, seq_stats
 from rtvos.models.protocol import Segmenter
 from rtvos.models.session import StreamSession
+from rtvos.models.target import Target
 
 VOID_LABEL = 255
 _STATS = ("J", "F", "J_recall", "F_recall", "J_decay", "F_decay")
@@ -147,11 +148,15 @@ def evaluate(
     sequences: list[str] | None = None,
     progress: bool = True,
     max_frames: int | None = None,
+    init: Callable[[np.ndarray], Target | np.ndarray] | None = None,
 ) -> dict:
     """Run a fresh segmenter on each sequence, write its masks to `out_dir`, score them.
 
     Only `step` calls are timed for fps.  With `max_frames`, only the first N frames of each
-    sequence are run and scored (the last of those N is left out of the score).
+    sequence are run and scored (the last of those N is left out of the score).  `init` turns the
+    first annotation into the target the segmenter starts from (None: the annotation itself; e.g. the
+    boxes of its objects, `rtvos eval --init box`); frame 0's result is the annotation either way, and
+    it is not scored.
     The progress bar's postfix shows the sequence being run and J so far over finished sequences.
     """
     if max_frames is not None and max_frames < 3:
@@ -165,7 +170,7 @@ def evaluate(
             bar.set_postfix(seq=seq.name, J=_running_j(scores))
             session = StreamSession(make_segmenter())
             first = seq.load_mask(0)
-            session.start(seq.load_frame(0), first)
+            session.start(seq.load_frame(0), first if init is None else init(first))
             write_result(out_dir, seq.name, seq.frame_names[0], first)
             bar.update(1)
             for i in range(1, n):

@@ -7,10 +7,10 @@ its `SPECS`) and one entry in `PACKAGES`.  The pipeline, evaluation and benchmar
 
 from __future__ import annotations
 
-from rtvos.models import crvos, frtm, plm, static
+from rtvos.models import crvos, frtm, lse, plm, static
 from rtvos.models.spec import ModelSpec
 
-PACKAGES = (frtm, crvos, plm, static)
+PACKAGES = (frtm, crvos, plm, lse, static)
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for package in PACKAGES for spec in package.SPECS}
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtvos.config import build_dataclass
-from rtvos.models.target import Target, TargetError, label_ids, merged_label, target_to_mask
+from rtvos.models.target import Target, TargetError, as_target, box_mask, label_ids, merged_label, target_to_mask
 
 
 @dataclass
@@ -88,6 +88,8 @@ class Segmenter(abc.ABC):
         self.started = False
         self.ids: list[int] = []
         self.frame_hw: tuple[int, int] | None = None
+        self.start_boxes: dict[int, tuple[float, float, float, float]] = {}  # the boxes the last start or
+        # add named, by object id, when it named boxes (a model that starts from boxes itself reads them)
 
     # ---------------------------------------------------------------------------- what models fill in
     @abc.abstractmethod
@@ -117,6 +119,11 @@ class Segmenter(abc.ABC):
         self._start(frame, label)
         return ids
 
+    def _box_to_mask(self, frame: np.ndarray, box: tuple[float, float, float, float], box_init: str) -> np.ndarray:
+        """A box in a target as a mask (default: `box_init`'s way, rtvos.models.target.box_mask); a model
+        that turns boxes into masks itself (LSE) overrides it."""
+        return box_mask(frame, box, box_init)
+
     def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Build what frames of this size need (engines, caches). Default: start on `frame` and step once."""
         self._start(frame, label)
@@ -141,11 +148,13 @@ class Segmenter(abc.ABC):
         """(Re)initialise on `frame` with `target`; returns the target as a Result. A target that
         cannot be used raises TargetError (saying why) and leaves the segmenter as it was."""
         check_frame_format(frame)
-        label = target_to_mask(frame, target)
+        target = as_target(target, *frame.shape[:2])
+        label = target_to_mask(frame, target, self._box_to_mask)
         ids = label_ids(label)
         if not ids:
             raise TargetError("the target has no object pixels")
         self.started, self.frame_hw, self.ids = False, frame.shape[:2], ids
+        self.start_boxes = dict(target.boxes)
         self._start(frame, label)
         self.started = True
         return Result.from_label_mask(label, {k: 1.0 for k in ids}, ids)
@@ -162,11 +171,14 @@ class Segmenter(abc.ABC):
         """Start following object `object_id` (1..255) from `frame` (or follow it anew, if followed
         already); the others go on. `current` is the label mask last returned for this stream."""
         if not self.started:
-            return self.start(frame, merged_label(frame, object_id, target, np.zeros(frame.shape[:2], np.uint8)))
+            return self.start(frame, merged_label(frame, object_id, target, np.zeros(frame.shape[:2], np.uint8),
+                                                  self._box_to_mask))
         self.check_frame(frame)
-        label = merged_label(frame, object_id, target, current)
+        label = merged_label(frame, object_id, target, current, self._box_to_mask)
         if not (label == object_id).any():
             raise TargetError(f"object {object_id}'s target is empty")
+        target = as_target(target, *frame.shape[:2])
+        self.start_boxes = {int(object_id): next(iter(target.boxes.values()))} if target.boxes else {}
         self.ids = self._add_object(frame, int(object_id), label)
         return Result.from_label_mask(label, {k: 1.0 for k in self.ids}, self.ids)
 

@@ -1,9 +1,13 @@
 """What to follow: a target (a label mask, or boxes per object id), checked against the frame it names
-objects in, and turned into the label mask every model starts from."""
+objects in, and turned into the label mask every model starts from.
+
+A box becomes a mask by LSE's box-to-mask step (the pre-trained LSE network inside the box:
+rtvos.models.lse.box) by default, or by OpenCV's GrabCut (`box_init="grabcut"`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -17,20 +21,45 @@ class TargetError(ValueError):
     """The target given to a segmenter is unusable (wrong size, empty, ...). The message says why."""
 
 
+BOX_INITS = ("lse", "grabcut")  # how a box becomes a mask
+
+
 @dataclass
 class Target:
-    """What to follow: a label mask, or boxes per object id (x0, y0, x1, y1 in pixels, exclusive end)."""
+    """What to follow: a label mask, or boxes per object id (x0, y0, x1, y1 in pixels, exclusive end)
+    and how a box becomes a mask (`box_init`: one of BOX_INITS)."""
 
     mask: np.ndarray | None = None
     boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    box_init: str = "lse"
 
     @classmethod
     def from_mask(cls, mask: np.ndarray) -> "Target":
         return cls(mask=mask)
 
     @classmethod
-    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]]) -> "Target":
-        return cls(boxes=dict(boxes))
+    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = "lse") -> "Target":
+        if box_init not in BOX_INITS:
+            raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)}, got {box_init!r}")
+        return cls(boxes=dict(boxes), box_init=box_init)
+
+
+def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
+    """Each object's box (x0, y0, x1, y1, exclusive) in a label mask: a mask start turned into a box start."""
+    out = {}
+    for k in label_ids(label):
+        rows, cols = np.flatnonzero((label == k).any(axis=1)), np.flatnonzero((label == k).any(axis=0))
+        out[k] = (float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+    return out
+
+
+def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = "lse") -> np.ndarray:
+    """The boolean mask of the object in `box`: LSE's box-to-mask step, or GrabCut."""
+    if box_init == "grabcut":
+        return box_to_mask(frame_rgb, box)
+    from rtvos.models.lse.box import box_to_mask as lse_box_to_mask  # noqa: PLC0415 (torch loads only when needed)
+
+    return lse_box_to_mask(frame_rgb, box)
 
 
 def read_target_mask(path: str) -> np.ndarray:
@@ -85,26 +114,30 @@ def as_target(target: Target | np.ndarray, height: int, width: int) -> Target:
     return target
 
 
-def target_to_mask(frame_rgb: np.ndarray, target: Target | np.ndarray) -> np.ndarray:
+BoxToMask = Callable[[np.ndarray, tuple[float, float, float, float], str], np.ndarray]
+
+
+def target_to_mask(frame_rgb: np.ndarray, target: Target | np.ndarray, to_mask: BoxToMask = box_mask) -> np.ndarray:
     """The label mask of a target on `frame_rgb` (checked with `as_target`): the mask itself, or the boxes
-    turned into masks (GrabCut)."""
+    turned into masks by `to_mask(frame, box, box_init)` (a segmenter may bring its own)."""
     h, w = frame_rgb.shape[:2]
     target = as_target(target, h, w)
     if target.mask is not None:
         return target.mask.astype(np.uint8, copy=True)
     label = np.zeros((h, w), np.uint8)
     for k, box in sorted(target.boxes.items()):
-        label[box_to_mask(frame_rgb, box) & (label == 0)] = k
+        label[to_mask(frame_rgb, box, target.box_init) & (label == 0)] = k
     return label
 
 
-def merged_label(frame: np.ndarray, object_id: int, target: Target | np.ndarray, current: np.ndarray) -> np.ndarray:
+def merged_label(frame: np.ndarray, object_id: int, target: Target | np.ndarray, current: np.ndarray,
+                 to_mask: BoxToMask = box_mask) -> np.ndarray:
     """`current` with object `object_id` replaced by `target` (a mask of that object, or a box)."""
     h, w = frame.shape[:2]
     check_object_id(object_id)
     if current.shape != (h, w):
         raise TargetError(f"current label mask is {current.shape}, the frame is {(h, w)}")
-    new = target_to_mask(frame, target) > 0
+    new = target_to_mask(frame, target, to_mask) > 0
     label = current.copy()
     label[label == object_id] = 0
     label[new] = object_id

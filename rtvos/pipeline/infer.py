@@ -66,8 +66,9 @@ class InferLoop:
     """The stage's logic, free of process plumbing (so it can be driven directly in tests)."""
 
     def __init__(self, segmenter, model_name: str, forward_image: bool = False, keeper: TargetKeeper | None = None,
-                 every_frame: bool = False):
+                 every_frame: bool = False, box_init: str = "lse"):
         self.session = StreamSession(segmenter)
+        self.box_init = box_init            # how a box in a target becomes a mask (rtvos.models.target)
         self.every_frame = every_frame      # process every frame that comes (no latest-frame-wins)
         self.model_name = model_name
         self.forward_image = forward_image  # pass the frame on, for the public image topic
@@ -88,10 +89,10 @@ class InferLoop:
             if req.op == "reset":
                 result = self.session.reset(image)
             elif req.op == "set_target":
-                result = self.session.start(image, Target(mask=req.mask, boxes=req.boxes or {}))
+                result = self.session.start(image, Target(mask=req.mask, boxes=req.boxes or {}, box_init=self.box_init))
             elif req.op == "add_object":
                 target = Target(mask=(req.mask > 0).astype(np.uint8)) if req.mask is not None \
-                    else Target.from_boxes({req.object_id: req.box})
+                    else Target.from_boxes({req.object_id: req.box}, self.box_init)
                 result = self.session.add(image, req.object_id, target)
             else:  # remove_object
                 result = self.session.remove(image, req.object_id)
@@ -141,7 +142,7 @@ class InferLoop:
             return result, True
         if msg.has_target:
             target = Target(mask=msg.target, boxes=msg.boxes) if msg.target is not None \
-                else Target.from_boxes(msg.boxes)
+                else Target.from_boxes(msg.boxes, self.box_init)
             self.resume = None
             return self.session.start(msg.image, target), True
         if self.resume is not None and not self.session.following:
@@ -294,7 +295,8 @@ class Infer(Stage):
         except Exception as exc:  # a model that cannot load or run here, an unknown option, ...
             raise StartupError(f"model {model.name!r} cannot start: {exc}") from None
         self.loop = InferLoop(segmenter, model.name, forward_image=self.cfg.publish.images,
-                              keeper=TargetKeeper(self.run.target_path), every_frame=self.cfg.source.every_frame)
+                              keeper=TargetKeeper(self.run.target_path), every_frame=self.cfg.source.every_frame,
+                              box_init=self.cfg.source.box_init)
         self.inp = self.rt.socket(zmq.PULL, bind=self.links.frames, what="the frame link", hwm=2)
         self.out = self.rt.socket(zmq.PUSH, connect=self.links.results, hwm=64, linger_ms=5000)
         self.poller = zmq.Poller()

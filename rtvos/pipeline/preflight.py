@@ -60,7 +60,7 @@ def preflight(cfg: RunConfig) -> tuple[tuple[int, int], bool]:
         if sc.target_box:
             if len(sc.target_box) != 4:
                 raise TargetError(f"a box is x0,y0,x1,y1, got {sc.target_box}")
-            as_target(Target.from_boxes({1: tuple(sc.target_box)}), h, w)
+            as_target(Target.from_boxes({1: tuple(sc.target_box)}, sc.box_init), h, w)
     except TargetError as exc:
         raise PreflightError(f"target: {exc}") from None
     return (h, w), bool(sc.target_mask or sc.target_box or first.target is not None)

@@ -64,16 +64,21 @@ class RunLog:
             f.write(json.dumps(record) + "\n")
 
 
-def lr_factor(args, step: int, elapsed: float) -> float:
-    """Cosine decay to 10 % over the budget (--minutes and/or --steps), or 1 with --schedule constant."""
-    if getattr(args, "schedule", "cosine") == "constant":
-        return 1.0
+def budget_progress(args, step: int, elapsed: float) -> float:
+    """How much of the budget (--minutes and/or --steps, whichever runs out first) is spent: 0..1."""
     progress = 0.0
     if args.minutes:
         progress = max(progress, elapsed / (args.minutes * 60))
     if args.steps:
         progress = max(progress, step / args.steps)
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+    return min(1.0, progress)
+
+
+def lr_factor(args, step: int, elapsed: float) -> float:
+    """Cosine decay to 10 % over the budget (--minutes and/or --steps), or 1 with --schedule constant."""
+    if getattr(args, "schedule", "cosine") == "constant":
+        return 1.0
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * budget_progress(args, step, elapsed)))
 
 
 def settings(args: argparse.Namespace) -> dict:

@@ -44,11 +44,15 @@ class EcssdDataset:
     def __len__(self) -> int:
         return len(self.names)
 
-    def load(self, i: int, size_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-        """Image i (RGB) and its boolean mask, centre-cropped to the aspect of `size_hw` and resized to it."""
+    def read(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Image i (RGB) and its boolean mask, as stored."""
         name = self.names[i]
         image = cv2.cvtColor(cv2.imread(str(self.root / "images" / f"{name}.jpg"), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        mask = cv2.imread(str(self.root / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE) > 127
+        return image, cv2.imread(str(self.root / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE) > 127
+
+    def load(self, i: int, size_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Image i (RGB) and its boolean mask, centre-cropped to the aspect of `size_hw` and resized to it."""
+        image, mask = self.read(i)
         h, w = mask.shape
         th, tw = size_hw
         if w * th > tw * h:  # too wide: crop columns

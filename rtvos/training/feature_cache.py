@@ -94,7 +94,7 @@ def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: i
 CACHE_ARRAYS = ("f4", "f8", "f16", "masks", "area")
 
 
-def _load_cache(folder: Path) -> FeatureCache | None:
+def load_cache(folder: Path) -> FeatureCache | None:
     meta_path = folder / "meta.json"
     if not meta_path.is_file():
         return None
@@ -103,7 +103,7 @@ def _load_cache(folder: Path) -> FeatureCache | None:
     return FeatureCache(**arrays, blocks=[tuple(b) for b in meta["blocks"]])
 
 
-class _CacheWriter:
+class CacheWriter:
     """Fills a new cache folder row by row (backbone features + soft mask of one image each)."""
 
     def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str):
@@ -119,11 +119,16 @@ class _CacheWriter:
         self.engine = load_engine(Backbone(taps=PYRAMID_TAPS), (1, 3, h, w), backend)
 
     def write(self, row: int, image: np.ndarray, mask: np.ndarray) -> None:
+        """Features of `image` and its soft mask (0..1, stored as 0..255)."""
+        self.write_labels(row, image, np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8), float(mask.sum()))
+
+    def write_labels(self, row: int, image: np.ndarray, labels: np.ndarray, area: float) -> None:
+        """Features of `image` and a uint8 label map kept as it is (e.g. instance ids), with its `area`."""
         f4, f8, f16 = self.engine(preprocess(image, self.size_hw))
         a = self.arrays
         a["f4"][row], a["f8"][row], a["f16"][row] = (t[0].numpy().astype(np.float16) for t in (f4, f8, f16))
-        a["masks"][row] = np.clip(np.rint(mask * 255), 0, 255).astype(np.uint8)
-        a["area"][row] = float(mask.sum())
+        a["masks"][row] = labels
+        a["area"][row] = area
 
     def finish(self, key: dict, blocks: list) -> FeatureCache:
         for a in self.arrays.values():
@@ -132,10 +137,10 @@ class _CacheWriter:
         tmp = meta_path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"key": key, "blocks": blocks}, indent=1))
         os.replace(tmp, meta_path)  # the cache counts as complete only once meta.json exists
-        return _load_cache(self.folder)
+        return load_cache(self.folder)
 
 
-def _folder(cache_dir: Path, name: str, key: dict) -> Path:
+def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
     """<cache_dir>/<name>-<digest of key>: a cache folder, new whenever the key changes."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     return Path(cache_dir) / f"{name}-{digest}"
@@ -146,8 +151,8 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
                 progress: bool = True) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
     key = _cache_key(root, sequences, size_hw, variants, seed, max_frames)
-    folder = _folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
-    cached = _load_cache(folder)
+    folder = cache_folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
+    cached = load_cache(folder)
     if cached is not None:
         return cached
     dataset = DavisDataset(root)
@@ -155,7 +160,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     n = sum(lengths) * variants
     h, w = size_hw
-    writer = _CacheWriter(folder, n, size_hw, backend)
+    writer = CacheWriter(folder, n, size_hw, backend)
     blocks, row = [], 0
     with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
         for si, (seq, length) in enumerate(zip(seqs, lengths)):
@@ -188,14 +193,14 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
            "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
            "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed,
            "taps": list(PYRAMID_TAPS)}
-    folder = _folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
-    cached = _load_cache(folder)
+    folder = cache_folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
+    cached = load_cache(folder)
     if cached is not None:
         return cached
     dataset = DavisDataset(root)
     seqs = [dataset.sequence(s) for s in sequences]
     h, w = size_hw
-    writer = _CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend)
+    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend)
 
     def frame(seq, i):
         image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)

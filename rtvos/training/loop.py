@@ -22,8 +22,8 @@ import torch
 from tqdm import tqdm
 
 from rtvos.models.checkpoint import save_checkpoint, write_atomic
-from rtvos.training.common import (RunLog, add_run_arguments, command_line, default_davis_root, lr_factor, provenance,
-                                   settings, split_sequences)
+from rtvos.training.common import (RunLog, add_run_arguments, budget_progress, command_line, default_davis_root,
+                                   lr_factor, provenance, settings, split_sequences)
 
 SMOKE_FRAMES = 8  # --smoke: frames per sequence
 SMOKE_STEPS = 3
@@ -66,6 +66,12 @@ class Trainer(abc.ABC):
     def evaluate(self) -> dict | None:
         """Scores on the dev data (holding `best_metric`), or None when there is no dev check."""
         return None
+
+    progress: float = 0.0  # the share of the budget spent, set by the loop before every step
+
+    def lr_scale(self) -> float:
+        """A factor on the scheduled learning rate now (a trainer with stages lowers it for a stage)."""
+        return 1.0
 
 
 def build_parser(trainer: Trainer, description: str = "") -> argparse.ArgumentParser:
@@ -166,7 +172,8 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
     losses, last_eval, t_start, base = [], elapsed, time.monotonic(), elapsed
     with tqdm(total=args.steps, initial=step, desc=f"training {trainer.model}", unit="step", disable=args.smoke) as bar:
         while not done():
-            lr = args.lr * lr_factor(args, step, elapsed)
+            trainer.progress = budget_progress(args, step, elapsed)
+            lr = args.lr * lr_factor(args, step, elapsed) * trainer.lr_scale()
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,70 @@
+"""LSE's losses (the paper, eqs. 1-3): pairwise embedding loss, location (offset) loss, foreground loss."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from rtvos.models.lse.geometry import IGNORE
+from rtvos.models.lse.net import LSENetwork
+
+PIXELS_PER_INSTANCE = 24  # the paper's K pixels drawn per instance (the background counts as one)
+
+
+def embedding_loss(embedding: torch.Tensor, instances: torch.Tensor, generator: torch.Generator,
+                   per_instance: int = PIXELS_PER_INSTANCE) -> torch.Tensor:
+    """Eq. 1 over K pixels drawn per instance of each image (B x C x h x w, B x h x w long): pairs of one
+    instance pulled to similarity 1, of two instances pushed to 0. Drawing the same number per instance
+    weighs small instances like large ones (the paper's omega)."""
+    losses = []
+    for emb, inst in zip(embedding, instances):
+        flat, ids = emb.flatten(1), inst.flatten()
+        rows, labels = [], []
+        for k in torch.unique(ids):
+            where = torch.nonzero(ids == k)[:, 0]
+            pick = where[torch.randint(len(where), (per_instance,), generator=generator)]
+            rows.append(pick)
+            labels.append(torch.full((per_instance,), int(k)))
+        if len(rows) < 2:
+            continue  # one instance only: nothing to push apart
+        e = flat[:, torch.cat(rows)].T
+        lab = torch.cat(labels)
+        d2 = torch.cdist(e, e).pow(2)
+        same = (lab[:, None] == lab[None, :]).float()
+        log_s = torch.log(torch.tensor(2.0)) + F.logsigmoid(-d2)             # log(2 / (1 + e^d2))
+        log_1ms = torch.log(torch.tanh(d2.clamp(min=1e-6) / 2))               # log(1 - s)
+        off_diagonal = 1.0 - torch.eye(len(lab))
+        pair = -(same * log_s + (1 - same) * log_1ms) * off_diagonal
+        losses.append(pair.sum() / off_diagonal.sum())
+    return torch.stack(losses).mean() if losses else embedding.sum() * 0.0
+
+
+def offset_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Eq. 2: the mean over images of the mean Euclidean error over each image's object pixels."""
+    err = (pred - target).pow(2).sum(1).clamp(min=1e-12).sqrt()  # B x h x w
+    per_image = [(e[v].mean()) for e, v in zip(err, valid) if bool(v.any())]
+    return torch.stack(per_image).mean() if per_image else pred.sum() * 0.0
+
+
+def foreground_loss(fg_logit: torch.Tensor, fused: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 on the foreground branch and on the fused probability (the fusion trains end to end);
+    `labels` (B x h x w) 1 / 0, or IGNORE where a pixel has no label."""
+    keep = labels != IGNORE
+    target = labels.clamp(min=0)
+    branch = F.binary_cross_entropy_with_logits(fg_logit[:, 0][keep], target[keep])
+    fused_bce = F.binary_cross_entropy(fused[keep].clamp(1e-6, 1 - 1e-6), target[keep])
+    return branch + fused_bce
+
+
+def stage_loss(stage: int, network: LSENetwork, outputs, instances4: torch.Tensor, instances8: torch.Tensor,
+               offsets: torch.Tensor, valid: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The loss of training stage 1 (L_ae + L_le), 2 (L_lse) or 3 (all, L_fg on the target, instance 1).
+    Instance maps at the foreground branch's stride 4 and the embeddings' stride 8; offsets at stride 8."""
+    fg_logit, appearance, offset_pred, lse = outputs
+    if stage == 1:
+        return embedding_loss(appearance, instances8, generator) + offset_loss(offset_pred, offsets, valid)
+    if stage == 2:
+        return embedding_loss(lse, instances8, generator)
+    fused = network.fused(fg_logit, lse)
+    return (embedding_loss(appearance, instances8, generator) + offset_loss(offset_pred, offsets, valid)
+            + embedding_loss(lse, instances8, generator) + foreground_loss(fg_logit, fused, (instances4 == 1).float()))

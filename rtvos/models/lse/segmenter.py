@@ -1,0 +1,253 @@
+"""`lse` behind the segmenter protocol, as the paper runs it (sections 4 and 5.2).
+
+start(): per object, the pre-trained network's foreground branch (lse.pt) is copied and fine-tuned on the
+first frame within a step and time budget, with a progress bar: on crops around the object (its box
+jittered, flipped, at several margins), labelled by the mask when the target is a mask, and -- the
+paper's rule for a box -- by the pre-trained network's confident (>= 0.6) pixels inside the box as
+foreground, everything outside the box as background, the rest unlabelled (when nothing is confident,
+the first mask stands in). The object's reference embedding r is the median LSE of its foreground
+pixels. Only the foreground head is fine-tuned, on the trunk's features computed once: the paper
+retrains the whole network for 20 epochs on a GPU; on a 2-core CPU that takes minutes, the head alone
+a second, and the embeddings stay what pre-training made them.
+
+step(): per object, zoom in: the crop around its last box grown by `margin` (geometry.crop_box) at
+CROP x CROP; the foreground branch and the LSE's similarity to r are averaged (the fusion) and pasted
+back into the frame; the objects are merged by soft aggregation. The new mask's box is the next crop's.
+An object lost (under `min_pixels`) keeps its last box and its crop widens (`widen` times the margin
+per frame) until it is found again or the crop covers the frame.
+
+The paper's optional second pass over a recorded video (scan, retrain on pseudo-labels, scan again) is
+not built: rtvos segments streams frame by frame.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rtvos.engines import EngineCache
+from rtvos.models.checkpoint import load_network
+from rtvos.models.lse import SPEC, TRAIN_COMMAND
+from rtvos.models.lse.geometry import CROP, IGNORE, MARGIN, STRIDE, box_pseudo_labels, crop_box
+from rtvos.models.lse.losses import foreground_loss
+from rtvos.models.lse.net import LSENetwork, fuse, reference
+from rtvos.models.protocol import Segmenter
+from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
+from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
+from rtvos.models.shared.int8_calibration import backbone_int8
+
+MAP = CROP // STRIDE
+
+
+def load_pretrained(path: str | Path | None = None) -> LSENetwork:
+    """The pre-trained network at `path` (default: the packaged lse.pt), in eval mode."""
+    return load_network(path or SPEC.checkpoint_path, LSENetwork, "LSE network", TRAIN_COMMAND)
+
+
+class CropFeatures:
+    """The frozen backbone's pyramid of CROP x CROP crops (one engine, built on first use)."""
+
+    def __init__(self, backend: str = "auto", precision: str = "int8"):
+        self.engines = EngineCache(Backbone(taps=PYRAMID_TAPS), backend, backbone_int8(precision))
+
+    def __call__(self, crops: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
+        parts = [self.engines(preprocess(c, (CROP, CROP))) for c in crops]  # batch 1: one engine serves all
+        return tuple(torch.cat(level) for level in zip(*parts))
+
+
+def crop_probability(net: LSENetwork, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor,
+                     r: torch.Tensor | None = None, inside: torch.Tensor | None = None,
+                     fusion: bool = True) -> torch.Tensor:
+    """The fused foreground probability (B x MAP x MAP) of crops; `r`: the object's reference (None: from
+    the foreground branch, restricted to `inside` (B x MAP x MAP bool) when given)."""
+    fg_logit, _, _, lse = net(f4, f8, f16)
+    fg = torch.sigmoid(fg_logit[:, 0])
+    if not fusion:
+        return fg
+    if r is None:
+        keep = fg > 0.5 if inside is None else (fg > 0.5) & inside
+        r = torch.stack([reference(e, k) for e, k in zip(lse, keep)])
+    return fuse(fg, lse, r)
+
+
+def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
+                    box: Box) -> tuple[np.ndarray, np.ndarray]:
+    """The pre-trained network's foreground probability around `box` (HxW, 0 outside its crop) and the
+    box itself as a mask (HxW bool)."""
+    h, w = frame.shape[:2]
+    inside = np.zeros((h, w), bool)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    inside[max(0, y0):min(h, y1), max(0, x0):min(w, x1)] = True
+    cbox = crop_box(box)
+    inside_map = torch.from_numpy(crop(inside.astype(np.uint8), cbox, MAP, interpolation=cv2.INTER_NEAREST,
+                                       fill=0) > 0)[None]
+    with torch.no_grad():
+        prob = crop_probability(net, *features([crop(frame, cbox, CROP)]), inside=inside_map)[0].numpy()
+    return accumulate([cv2.resize(prob, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [cbox], (h, w)), inside
+
+
+@dataclass
+class LSEConfig:
+    margin: float = MARGIN          # the crop: the object's last box grown by this many box sizes per side
+    widen: float = 2.0              # a lost object's crop margin grows this many times per frame
+    min_pixels: int = 16            # an object under this many pixels is lost
+    threshold: float = 0.5          # on the fused probability
+    fusion: bool = True             # fuse the embeddings with the foreground branch (False: the branch alone)
+    finetune_steps: int = 100       # first-frame fine-tuning of the foreground head: Adam steps ...
+    finetune_seconds: float = 3.0   # ... or this much time per object, whichever ends first (0: none)
+    finetune_crops: int = 6         # crops of the first frame to fine-tune on
+    finetune_lr: float = 1e-3
+    progress: bool = True           # a progress bar while fine-tuning (stderr)
+    checkpoint: str = ""            # pre-trained network; "" = the packaged rtvos/models/lse/lse.pt
+    backend: str = "auto"           # backbone engine: auto | torch | onnxruntime | tensorrt
+    precision: str = "int8"         # onnxruntime backbone: int8 | fp32
+    seed: int = 0
+
+
+@dataclass
+class ObjectState:
+    net: LSENetwork
+    r: torch.Tensor                 # the reference embedding
+    box: Box                        # the last tight box
+    margin: float                   # the crop margin now (widened while lost)
+    report: dict = field(default_factory=dict)
+
+
+class LSESegmenter(Segmenter):
+    name = "lse"
+    config_class = LSEConfig
+
+    def __init__(self, net: LSENetwork | None = None, features: CropFeatures | None = None, **options):
+        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified."""
+        super().__init__(**options)
+        self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
+        self.features = features or CropFeatures(self.cfg.backend, self.cfg.precision)
+        self.objects: dict[int, ObjectState] = {}
+
+    def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
+        """LSE turns a box into its first mask itself, with its own network, whatever `box_init` says."""
+        from rtvos.models.lse.box import mask_in_box  # noqa: PLC0415 (box.py builds on this module)
+
+        return mask_in_box(self.pretrained, self.features, frame, box)
+
+    # ---------------------------------------------------------------------------------- fine-tuning
+    def _first_frame_labels(self, frame: np.ndarray, mask: np.ndarray, box: Box | None) -> np.ndarray:
+        """HxW float labels: the mask (1 / 0), or from a box the paper's pseudo-labels (1 / 0 / IGNORE),
+        the box's first mask where nothing in the box is confident."""
+        if box is None:
+            return mask.astype(np.float32)
+        prob, inside = box_probability(self.pretrained, self.features, frame, box)
+        labels = box_pseudo_labels(prob, inside)
+        if not (labels == 1).any():
+            labels[mask] = 1.0
+        return labels
+
+    def _crops(self, frame: np.ndarray, labels: np.ndarray, box: Box, rng: np.random.Generator):
+        """Fine-tuning crops around `box`: the tracker's own crop first, then jittered, flipped ones."""
+        images, maps = [], []
+        x0, y0, x1, y1 = box
+        bw, bh = x1 - x0, y1 - y0
+        for j in range(max(1, self.cfg.finetune_crops)):
+            if j == 0:
+                b, margin, flip = box, self.cfg.margin, False
+            else:
+                cx, cy = (x0 + x1) / 2 + rng.normal(0, 0.1) * bw, (y0 + y1) / 2 + rng.normal(0, 0.1) * bh
+                s = float(np.exp(rng.uniform(-0.2, 0.2)))
+                b, margin, flip = (cx - s * bw / 2, cy - s * bh / 2, cx + s * bw / 2, cy + s * bh / 2), \
+                    rng.uniform(0.3, 0.9), bool(j % 2)
+            cb = crop_box(b, margin)
+            images.append(crop(frame, cb, CROP, flip=flip))
+            maps.append(crop(labels, cb, MAP, flip=flip, interpolation=cv2.INTER_NEAREST, fill=IGNORE))
+        return images, torch.from_numpy(np.stack(maps))
+
+    def _fit_object(self, frame: np.ndarray, k: int, label: np.ndarray) -> ObjectState:
+        """A fine-tuned copy of the network and the reference embedding for object k."""
+        mask = label == k
+        given = self.start_boxes.get(k)
+        box = tuple(float(v) for v in given) if given is not None else mask_box(mask)
+        labels_full = self._first_frame_labels(frame, mask, given)
+        rng = np.random.default_rng([self.cfg.seed, k])
+        torch.manual_seed(self.cfg.seed)
+        images, labels = self._crops(frame, labels_full, box, rng)
+        net = copy.deepcopy(self.pretrained)
+        fg_target = (labels == 1)
+        with torch.no_grad():
+            pyramid = self.features(images)
+            x4, _ = net.features(*pyramid)
+            lse = net(*pyramid)[3]
+        r_each = torch.stack([reference(e, t) for e, t in zip(lse, fg_target)])
+        t0, steps, losses = time.monotonic(), 0, []
+        if self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0:
+            opt = torch.optim.Adam(net.foreground.parameters(), lr=self.cfg.finetune_lr)
+            net.train()
+            bar = tqdm(total=self.cfg.finetune_steps, desc=f"lse: fine-tuning on object {k}", unit="step",
+                       disable=not self.cfg.progress, leave=False, mininterval=0.5)
+            while steps < self.cfg.finetune_steps and time.monotonic() - t0 < self.cfg.finetune_seconds:
+                fg_logit = net.foreground(x4)
+                fused = fuse(torch.sigmoid(fg_logit[:, 0]), lse, r_each) if self.cfg.fusion \
+                    else torch.sigmoid(fg_logit[:, 0])
+                loss = foreground_loss(fg_logit, fused, labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                steps += 1
+                losses.append(float(loss.detach()))
+                bar.update(1)
+                bar.set_postfix(loss=f"{np.mean(losses[-5:]):.3f}", refresh=False)
+            bar.close()
+        net.eval()
+        r = r_each[0]  # the tracker's own crop
+        report = {"steps": steps, "seconds": round(time.monotonic() - t0, 2), "crops": len(images),
+                  "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
+                  "from_box": given is not None}
+        return ObjectState(net=net, r=r, box=box, margin=self.cfg.margin, report=report)
+
+    # ------------------------------------------------------------------------------------ protocol
+    def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
+        self.objects = {k: self._fit_object(frame, k, label) for k in self.ids}
+
+    def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        self.objects[object_id] = self._fit_object(frame, object_id, label)
+        return sorted(set(self.ids) | {object_id})
+
+    def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        del self.objects[object_id]
+        return [k for k in self.ids if k != object_id]
+
+    def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """The backbone's engine for a crop (a start would fine-tune for seconds)."""
+        self.features([np.zeros((CROP, CROP, 3), np.uint8)])
+
+    def crop_box(self, object_id: int) -> Box:
+        ob = self.objects[object_id]
+        return crop_box(ob.box, ob.margin)
+
+    def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        probs = []
+        for k in self.ids:
+            ob, box = self.objects[k], self.crop_box(k)
+            with torch.no_grad():
+                p = crop_probability(ob.net, *self.features([crop(frame, box, CROP)]), r=ob.r,
+                                     fusion=self.cfg.fusion)[0].numpy()
+            probs.append(accumulate([cv2.resize(p, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [box],
+                                    self.frame_hw))
+        label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
+        h, w = self.frame_hw
+        for k in self.ids:
+            ob = self.objects[k]
+            m = label == k
+            if np.count_nonzero(m) >= self.cfg.min_pixels:
+                ob.box, ob.margin = mask_box(m), self.cfg.margin
+            else:  # lost: look wider around where it was, until the crop covers the frame
+                x0, y0, x1, y1 = ob.box
+                most = (2 * max(h, w) / max(1.0, x1 - x0, y1 - y0) - 1) / 2
+                ob.margin = min(ob.margin * self.cfg.widen + 0.5, most)
+        return label, scores

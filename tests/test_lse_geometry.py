@@ -1,0 +1,31 @@
+"""LSE's geometry (rtvos/models/lse/geometry.py): the crop, the offsets' targets, the box pseudo-labels."""
+
+import numpy as np
+
+from rtvos.models.lse.geometry import IGNORE, box_pseudo_labels, crop_box, offset_targets
+
+
+def test_the_crop_is_a_square_around_the_box_grown_by_the_margin():
+    x0, y0, x1, y1 = crop_box((100.0, 50.0, 140.0, 130.0), margin=0.5)  # 40 x 80 box
+    assert (x1 - x0, y1 - y0) == (160.0, 160.0) and ((x0 + x1) / 2, (y0 + y1) / 2) == (120.0, 90.0)
+    x0, y0, x1, y1 = crop_box((10.0, 10.0, 12.0, 12.0), margin=0.5)
+    assert x1 - x0 == 32.0  # a tiny box still gets a crop of some context
+
+
+def test_offsets_point_every_instance_pixel_at_its_instance_centre():
+    inst = np.zeros((8, 8), np.uint8)
+    inst[0:2, 0:2] = 1
+    inst[4:8, 4:8] = 2
+    offsets, valid = offset_targets(inst)
+    assert valid.sum() == 4 + 16 and not valid[3, 3]
+    ys, xs = (np.mgrid[:8, :8] + 0.5) / 8
+    centres_y, centres_x = ys + offsets[0], xs + offsets[1]
+    assert np.allclose(centres_y[inst == 1], 1 / 8) and np.allclose(centres_x[inst == 1], 1 / 8)
+    assert np.allclose(centres_y[inst == 2], 6 / 8) and np.allclose(centres_x[inst == 2], 6 / 8)
+    assert np.all(offsets[:, ~valid] == 0)
+
+
+def test_box_pseudo_labels_follow_the_papers_rule():
+    prob = np.array([[0.9, 0.55, 0.2, 0.95]], np.float32)
+    inside = np.array([[True, True, True, False]])
+    assert box_pseudo_labels(prob, inside).tolist() == [[1.0, IGNORE, IGNORE, 0.0]]  # outside: background
