@@ -45,7 +45,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, help="training steps per fold (equal budgets compare settings fairly)")
     ap.add_argument("--train-args", default="", help="more `rtvos train` options, quoted")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE", help="model option when scoring")
-    ap.add_argument("--eval-args", default="", help="more `rtvos eval` options, quoted (e.g. \"--init box\")")
+    ap.add_argument("--eval-args", default="", help="more `rtvos eval` options, quoted (e.g. \"--init box\"); "
+                    "{fold} stands for the fold's number (e.g. --box-init lse:runs/cv/lse-box/fold{fold}/best.pt)")
     ap.add_argument("--davis-root", default=str(REPO.parent / "shared" / "data" / "davis2016-train"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "crossval.json",
@@ -81,7 +82,8 @@ def main() -> int:
             print(f"fold {i}/{args.folds}: scoring {args.model} on the held-out fold", file=sys.stderr)
             run(RTVOS + ["eval", "--model", args.model, "--davis-root", args.davis_root, "--split", split,
                          "--out", str(fold_dir / "masks"), "--json", str(scores), "--quiet",
-                         *[a for o in options for a in ("--option", o)], *shlex.split(args.eval_args)], log)
+                         *[a for o in options for a in ("--option", o)],
+                         *shlex.split(args.eval_args.replace("{fold}", str(i)))], log)
         folds.append(json.loads(scores.read_text()))
 
     per_seq = {name: s for f in folds for name, s in f["sequences"].items()}

@@ -552,8 +552,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     e.add_argument("--init", choices=("mask", "box"), default="mask", help="start each sequence from its first "
                    "annotation (mask) or from its objects' boxes (box), as a robot's detector would give them")
-    e.add_argument("--box-init", choices=("lse", "grabcut"), default="lse", help="how a box becomes a first mask "
-                   "for models that start from masks (default %(default)s: LSE's pre-trained network)")
+    e.add_argument("--box-init", default="lse", help="how a box becomes a first mask for models that start from "
+                   "masks: lse (LSE's packaged network, the default), lse:CHECKPOINT, or grabcut")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")

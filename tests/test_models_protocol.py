@@ -100,7 +100,7 @@ def test_options_are_checked_against_the_model():
 def test_default_add_and_remove_restart_with_the_new_label_mask():
     seg = Scripted()
     current = seg.start(_frame(), _square()).mask
-    box = Target.from_boxes({2: (30, 18, 44, 30)})
+    box = Target.from_boxes({2: (30, 18, 44, 30)}, "grabcut")
     r = seg.add_object(_frame(), 2, box, current)
     assert seg.ids == [1, 2] and [o.id for o in r.objects] == [1, 2] and (r.mask == 2).any()
     assert np.array_equal(seg.step(_frame()).mask, r.mask)

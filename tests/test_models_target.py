@@ -37,8 +37,8 @@ def test_boxes_are_checked_against_the_frame():
         as_target(Target.from_boxes({1: (100, 100, 120, 120)}), H, W)
 
 
-def test_a_box_becomes_the_object_inside_it():
-    label = target_to_mask(_frame(), Target.from_boxes({4: (26, 16, 59, 44)}))
+def test_a_box_becomes_the_object_inside_it_by_grabcut_when_asked():
+    label = target_to_mask(_frame(), Target.from_boxes({4: (26, 16, 59, 44)}, "grabcut"))
     assert label_ids(label) == [4]
     inside = np.zeros((H, W), bool)
     inside[20:40, 30:55] = True
@@ -57,3 +57,9 @@ def test_merged_label_replaces_one_object_and_keeps_the_others():
     assert (label == 2).sum() == 25 and label[55, 75] == 0 and (label == 1).sum() == 100
     with pytest.raises(TargetError, match="current label mask"):
         merged_label(_frame(), 2, new, current[:10])
+
+
+def test_how_a_box_becomes_a_mask_is_checked():
+    with pytest.raises(TargetError, match="box_init"):
+        Target.from_boxes({1: (0, 0, 10, 10)}, "magic")
+    assert Target.from_boxes({1: (0, 0, 10, 10)}).box_init == "lse"  # LSE's network by default

@@ -21,7 +21,7 @@ class TargetError(ValueError):
     """The target given to a segmenter is unusable (wrong size, empty, ...). The message says why."""
 
 
-BOX_INITS = ("lse", "grabcut")  # how a box becomes a mask
+BOX_INITS = ("lse", "grabcut")  # how a box becomes a mask ("lse:PATH": LSE with the network at PATH)
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Target:
 
     @classmethod
     def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = "lse") -> "Target":
-        if box_init not in BOX_INITS:
-            raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)}, got {box_init!r}")
+        if box_init not in BOX_INITS and not box_init.startswith("lse:"):
+            raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)} (or lse:PATH), got {box_init!r}")
         return cls(boxes=dict(boxes), box_init=box_init)
 
 
@@ -54,12 +54,13 @@ def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
 
 
 def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = "lse") -> np.ndarray:
-    """The boolean mask of the object in `box`: LSE's box-to-mask step, or GrabCut."""
+    """The boolean mask of the object in `box`: LSE's box-to-mask step (the packaged network, or the one
+    at PATH for "lse:PATH"), or GrabCut."""
     if box_init == "grabcut":
         return box_to_mask(frame_rgb, box)
     from rtvos.models.lse.box import box_to_mask as lse_box_to_mask  # noqa: PLC0415 (torch loads only when needed)
 
-    return lse_box_to_mask(frame_rgb, box)
+    return lse_box_to_mask(frame_rgb, box, box_init.partition(":")[2] or None)
 
 
 def read_target_mask(path: str) -> np.ndarray:

@@ -16,14 +16,15 @@ BOX_THRESHOLD = 0.5     # the mask: the fused probability inside the box
 MIN_SHARE = 0.05        # a mask under this share of the box falls back to the box itself, shrunk
 
 
-@functools.lru_cache(maxsize=1)
-def _network_and_features():
-    return load_pretrained(), CropFeatures()
+@functools.lru_cache(maxsize=2)
+def _network_and_features(checkpoint: str | None):
+    return load_pretrained(checkpoint), CropFeatures()
 
 
-def box_to_mask(frame_rgb: np.ndarray, box: Box) -> np.ndarray:
-    """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1) by the packaged network; never empty."""
-    return mask_in_box(*_network_and_features(), frame_rgb, box)
+def box_to_mask(frame_rgb: np.ndarray, box: Box, checkpoint: str | None = None) -> np.ndarray:
+    """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1) by the packaged network (or the one
+    at `checkpoint`); never empty."""
+    return mask_in_box(*_network_and_features(checkpoint), frame_rgb, box)
 
 
 def mask_in_box(net: LSENetwork, features: CropFeatures, frame_rgb: np.ndarray, box: Box) -> np.ndarray:
