@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from common import REPO, write_results
 
 
 def bench(model: str, backend: str, size: str, frames: int, options: list[str]) -> dict:
@@ -55,9 +52,7 @@ def main() -> int:
         speedup = f"{r['fps'] / ref['fps']:.2f}x" if ref else "-"
         print(f"{r['model']:10s} {r['backend']:12s} {r.get('precision', 'fp32'):9s} {r['input']:>9s} {r['fps']:7.1f} "
               f"{r['latency_ms']['p50']:8.1f} {r['latency_ms']['p99']:8.1f} {speedup:>9s}")
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                           "machine": platform.node(), "cpus": os.cpu_count(), "rows": rows}, indent=2))
+    write_results(args.json, {"rows": rows})
     return 0
 
 

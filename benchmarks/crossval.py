@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from common import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 RTVOS = [sys.executable, "-m", "rtvos"]
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from pipeline_overhead import REPO, pipeline
+from common import REPO, write_results
+from pipeline_overhead import pipeline
 
 KEEP_FRACTION = 0.97
 DEMO = REPO / "launch" / "synthetic_demo.toml"
@@ -69,12 +68,8 @@ def main() -> int:
         print(f"{r['model']:10s} {100 * r['published_fraction']:9.1f}% {r['fps']:6.1f} {r['e2e_p50_ms']:8.1f} "
               f"{r['e2e_p95_ms']:8.1f} {'yes' if r['keeps_30fps'] else 'no':>9s} {jf:>7s}")
     print(f"the demo's model: {best} (most accurate of those that keep 30 fps)")
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
-           "cpus": os.cpu_count(), "frames": args.frames, "rounds": args.rounds, "keep_fraction": KEEP_FRACTION,
-           "rows": rows, "best": best, "runs": runs}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"written {args.json}", file=sys.stderr)
+    write_results(args.json, {"frames": args.frames, "rounds": args.rounds, "keep_fraction": KEEP_FRACTION,
+                              "rows": rows, "best": best, "runs": runs})
     return 0
 
 

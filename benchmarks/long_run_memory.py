@@ -21,10 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from common import REPO
 
 from rtvos.pipeline.stage import running_stages
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def rss_mb(pid: int) -> float | None:

@@ -15,25 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from common import REPO, free_port, write_results
 
 
 def bare_loop(model: str, options: dict, frames: int, size: tuple[int, int]) -> dict:
@@ -112,13 +101,9 @@ def main() -> int:
     for k, v in summary.items():
         print(f"{k:18s} {v['fps']:7.1f} {v['p50_ms']:8.1f} {v['p95_ms']:8.1f} {v['p99_ms']:8.1f}")
     print(f"pipeline/bare throughput ratio: {ratio_fps:.2f}  (latencies: bare = step only, pipeline = capture->published)")
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
-           "cpus": os.cpu_count(), "model": args.model, "options": options, "size": args.size,
-           "frames": args.frames, "rounds": args.rounds, "summary": summary,
-           "pipeline_over_bare_fps": ratio_fps, "runs": runs}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"written {args.json}", file=sys.stderr)
+    write_results(args.json, {"model": args.model, "options": options, "size": args.size, "frames": args.frames,
+                              "rounds": args.rounds, "summary": summary, "pipeline_over_bare_fps": ratio_fps,
+                              "runs": runs})
     return 0
 
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -29,28 +27,21 @@ import tempfile
 import time
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import msgpack
 import numpy as np
 import zmq
-
+from common import REPO, free_port, write_results
 from long_run_memory import rss_mb
+
 from rtvos import messages
 from rtvos.client import MaskSubscriber, SubscriberTimeout
 from rtvos.pipeline.stage import running_stages
 from rtvos.transport import run_file
 
-REPO = Path(__file__).resolve().parents[1]
 RTVOS = [sys.executable, "-m", "rtvos"]
 SMALL_MODEL = ["--model", "online", "--option", "height=192", "--option", "augmentations=3"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -------------------------------------------------------------------------------------- a live run
@@ -374,10 +365,7 @@ def main() -> int:
     for r in rows:
         print(f"{r['socket']:10s} {r['stage']:>11s} {r['messages']:9d} {r['seconds']:8.1f} {str(r['replies'] or '-'):>8s}")
     print(json.dumps(summary, indent=1))
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": platform.node(),
-           "cpus": os.cpu_count(), "messages_per_socket": args.messages, "sockets": rows, "summary": summary}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(out, indent=2))
+    write_results(args.json, {"messages_per_socket": args.messages, "sockets": rows, "summary": summary})
     return 0
 
 

@@ -1,5 +1,6 @@
 """Helpers several test files share: a tiny DAVIS-layout dataset written on the spot (a square moving
-right), and taking the first frames of a source."""
+right), a striped disc that moves (and jumps) over a textured background, and taking the first frames
+of a source."""
 
 from pathlib import Path
 
@@ -38,4 +39,22 @@ def take(source: Source, n: int) -> list[Frame]:
         if len(out) >= n:
             break
     gen.close()
+    return out
+
+
+def striped_disc_scene(centres, h: int = 360, w: int = 640, r: int = 30) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frame, mask) pairs of a striped disc over a smooth textured background, the disc at each of
+    `centres` (x, y): a target that can move smoothly or jump far."""
+    rng = np.random.default_rng(0)
+    bg = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 6)
+    bg = cv2.addWeighted(bg, 0.6, np.full_like(bg, (90, 120, 80)), 0.4, 0)
+    yy, xx = np.mgrid[:h, :w]
+    disc = np.where((((xx + yy) // 8) % 2)[..., None] == 1, np.uint8([255, 140, 0]), np.uint8([30, 60, 220]))
+    out = []
+    for cx, cy in centres:
+        mask = np.zeros((h, w), np.uint8)
+        cv2.circle(mask, (cx, cy), r, 1, -1)
+        image = bg.copy()
+        image[mask > 0] = disc[mask > 0]
+        out.append((image, mask))
     return out

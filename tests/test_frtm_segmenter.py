@@ -2,12 +2,13 @@
 
 import numpy as np
 import pytest
+from helpers import striped_disc_scene
 
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.evaluation.metrics import iou
+from rtvos.models import create_segmenter
 from rtvos.models.frtm import FAST_PRESET, FRTM_SPEC
 from rtvos.models.frtm.net import RefinementNetwork
-from rtvos.models import create_segmenter
 from rtvos.models.frtm.segmenter import FRTMSegmenter
 from rtvos.models.target import TargetError
 from rtvos.sources.synthetic import SyntheticSource
@@ -168,30 +169,11 @@ def test_objects_can_be_added_and_removed_mid_stream(model):
         seg.remove_object(frames[-1].image, 7, current)
 
 
-def _striped_disc_scene(centres, h=360, w=640, r=30):
-    """Frames of a striped disc over a smooth textured background, the disc at each of `centres`."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    bg = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 6)
-    bg = cv2.addWeighted(bg, 0.6, np.full_like(bg, (90, 120, 80)), 0.4, 0)
-    yy, xx = np.mgrid[:h, :w]
-    disc = np.where((((xx + yy) // 8) % 2)[..., None] == 1, np.uint8([255, 140, 0]), np.uint8([30, 60, 220]))
-    out = []
-    for cx, cy in centres:
-        mask = np.zeros((h, w), np.uint8)
-        cv2.circle(mask, (cx, cy), r, 1, -1)
-        image = bg.copy()
-        image[mask > 0] = disc[mask > 0]
-        out.append((image, mask))
-    return out
-
-
 def test_zoomed_target_that_leaves_its_window_is_found_again():
     """With zoom the target model sees a window around the object; the object jumps out of it (frame 4):
     that frame it is lost, the search over the whole frame moves the window, and from the next frame on
     it is followed again. With the search off it stays lost."""
-    frames = _striped_disc_scene([(120 + 5 * i, 180) for i in range(4)] + [(520 + 5 * i, 180) for i in range(4)])
+    frames = striped_disc_scene([(120 + 5 * i, 180) for i in range(4)] + [(520 + 5 * i, 180) for i in range(4)])
     for redetect, expect_found in ((0.5, True), (float("inf"), False)):
         seg = create_segmenter("online", zoom=3.0, height=192, redetect_threshold=redetect)
         seg.start(*frames[0])

@@ -3,6 +3,7 @@ an object found again after it left its crop, objects added and removed, and box
 
 import numpy as np
 import pytest
+from helpers import striped_disc_scene
 
 from rtvos.evaluation.metrics import iou
 from rtvos.models import create_segmenter
@@ -13,28 +14,9 @@ needs_checkpoint = pytest.mark.skipif(not SPEC.checkpoint_path.is_file(), reason
                                                                                  f"{SPEC.checkpoint_path}")
 
 
-def _disc_scene(centres, h=360, w=640, r=30):
-    """A striped disc over a smooth textured background, at each of `centres`."""
-    import cv2
-
-    rng = np.random.default_rng(0)
-    bg = cv2.GaussianBlur(rng.integers(0, 255, (h, w, 3)).astype(np.uint8), (0, 0), 6)
-    bg = cv2.addWeighted(bg, 0.6, np.full_like(bg, (90, 120, 80)), 0.4, 0)
-    yy, xx = np.mgrid[:h, :w]
-    disc = np.where((((xx + yy) // 8) % 2)[..., None] == 1, np.uint8([255, 140, 0]), np.uint8([30, 60, 220]))
-    out = []
-    for cx, cy in centres:
-        mask = np.zeros((h, w), np.uint8)
-        cv2.circle(mask, (cx, cy), r, 1, -1)
-        image = bg.copy()
-        image[mask > 0] = disc[mask > 0]
-        out.append((image, mask))
-    return out
-
-
 @needs_checkpoint
 def test_from_a_box_it_segments_and_follows_the_object_and_finds_it_again_after_it_left_the_crop():
-    frames = _disc_scene([(150 + 6 * i, 180) for i in range(4)] + [(500 + 6 * i, 180) for i in range(8)])
+    frames = striped_disc_scene([(150 + 6 * i, 180) for i in range(4)] + [(500 + 6 * i, 180) for i in range(8)])
     seg = create_segmenter("lse", progress=False)
     first = seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))
     assert iou(first.mask > 0, frames[0][1] > 0) > 0.7  # the box became the object's mask
@@ -47,7 +29,7 @@ def test_from_a_box_it_segments_and_follows_the_object_and_finds_it_again_after_
 
 @needs_checkpoint
 def test_objects_come_and_go_and_each_has_its_own_crop():
-    frames = _disc_scene([(150, 120), (150, 124)])
+    frames = striped_disc_scene([(150, 120), (150, 124)])
     image, mask = frames[0]
     label = mask.copy()
     label[250:320, 450:560] = 2                       # a second object: a patch of background
@@ -62,7 +44,7 @@ def test_objects_come_and_go_and_each_has_its_own_crop():
 
 @needs_checkpoint
 def test_a_box_start_for_a_model_that_starts_from_masks_goes_through_lse():
-    frames = _disc_scene([(200, 180)])
+    frames = striped_disc_scene([(200, 180)])
     box = Target.from_boxes(boxes_of(frames[0][1]))
     lse_start = create_segmenter("static").start(frames[0][0], box).mask
     grabcut = create_segmenter("static").start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1]), "grabcut")).mask

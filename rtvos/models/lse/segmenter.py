@@ -23,14 +23,12 @@ not built: rtvos segments streams frame by frame.
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from rtvos.engines import EngineCache
 from rtvos.models.checkpoint import load_network
@@ -42,6 +40,7 @@ from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
+from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
 
 MAP = CROP // STRIDE
@@ -184,31 +183,18 @@ class LSESegmenter(Segmenter):
             x4, _ = net.features(*pyramid)
             lse = net(*pyramid)[3]
         r_each = torch.stack([reference(e, t) for e, t in zip(lse, fg_target)])
-        t0, steps, losses = time.monotonic(), 0, []
-        if self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0:
-            opt = torch.optim.Adam(net.foreground.parameters(), lr=self.cfg.finetune_lr)
-            net.train()
-            bar = tqdm(total=self.cfg.finetune_steps, desc=f"lse: fine-tuning on object {k}", unit="step",
-                       disable=not self.cfg.progress, leave=False, mininterval=0.5)
-            while steps < self.cfg.finetune_steps and time.monotonic() - t0 < self.cfg.finetune_seconds:
-                fg_logit = net.foreground(x4)
-                fused = fuse(torch.sigmoid(fg_logit[:, 0]), lse, r_each) if self.cfg.fusion \
-                    else torch.sigmoid(fg_logit[:, 0])
-                loss = foreground_loss(fg_logit, fused, labels)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                steps += 1
-                losses.append(float(loss.detach()))
-                bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-5:]):.3f}", refresh=False)
-            bar.close()
+
+        def loss() -> torch.Tensor:
+            fg_logit = net.foreground(x4)
+            fg = torch.sigmoid(fg_logit[:, 0])
+            return foreground_loss(fg_logit, fuse(fg, lse, r_each) if self.cfg.fusion else fg, labels)
+
+        net.train()
+        report = finetune(net.foreground.parameters(), loss, self.cfg.finetune_steps, self.cfg.finetune_seconds,
+                          self.cfg.finetune_lr, f"lse: fine-tuning on object {k}", self.cfg.progress)
         net.eval()
-        r = r_each[0]  # the tracker's own crop
-        report = {"steps": steps, "seconds": round(time.monotonic() - t0, 2), "crops": len(images),
-                  "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-                  "from_box": given is not None}
-        return ObjectState(net=net, r=r, box=box, margin=self.cfg.margin, report=report)
+        report.update(crops=len(images), from_box=given is not None)
+        return ObjectState(net=net, r=r_each[0], box=box, margin=self.cfg.margin, report=report)
 
     # ------------------------------------------------------------------------------------ protocol
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from rtvos.models.checkpoint import load_network
 from rtvos.models.plm import SPEC, TRAIN_COMMAND
@@ -35,6 +34,7 @@ from rtvos.models.plm.samples import query_crop, search_sample
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
+from rtvos.models.shared.finetune import finetune
 
 
 def load_pretrained(path: str | Path | None = None) -> PLMNet:
@@ -100,31 +100,20 @@ class PLMSegmenter(Segmenter):
         queries, index, searches, labels = self._pairs(frame, label, rng)
         qf, sf = self.extractor(queries, once=True), self.extractor(searches, once=True)
         t0 = time.monotonic()  # the budget is the optimisation's; making the pairs is bounded by their number
-        steps, losses = 0, []
-        if self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0:
-            opt = torch.optim.Adam(self.net.parameters(), lr=self.cfg.finetune_lr)
-            self.net.train()
-            n, b = len(index), min(self.cfg.finetune_batch, len(index))
-            bar = tqdm(total=self.cfg.finetune_steps, desc=f"{self.name}: fine-tuning on the first frame", unit="step",
-                       disable=not self.cfg.progress, leave=False, mininterval=0.5)
-            while steps < self.cfg.finetune_steps and time.monotonic() - t0 < self.cfg.finetune_seconds:
-                rows = torch.from_numpy(rng.choice(n, size=b, replace=False))
-                qflat, _ = self.net.compress(qf)
-                sflat, skip = self.net.compress([f[rows] for f in sf])
-                logits = self.net(qflat[torch.from_numpy(index)[rows]], sflat, skip)
-                loss = F.binary_cross_entropy_with_logits(logits, labels[rows])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                steps += 1
-                losses.append(float(loss.detach()))
-                bar.update(1)
-                bar.set_postfix(loss=f"{np.mean(losses[-10:]):.3f}", refresh=False)  # redraws follow mininterval
-            bar.close()
+        n, b = len(index), min(self.cfg.finetune_batch, len(index))
+
+        def loss() -> torch.Tensor:
+            rows = torch.from_numpy(rng.choice(n, size=b, replace=False))
+            qflat, _ = self.net.compress(qf)
+            sflat, skip = self.net.compress([f[rows] for f in sf])
+            logits = self.net(qflat[torch.from_numpy(index)[rows]], sflat, skip)
+            return F.binary_cross_entropy_with_logits(logits, labels[rows])
+
+        self.net.train()
+        report = finetune(self.net.parameters(), loss, self.cfg.finetune_steps, self.cfg.finetune_seconds,
+                          self.cfg.finetune_lr, f"{self.name}: fine-tuning on the first frame", self.cfg.progress)
         self.net.eval()
-        self.finetune_report = {"steps": steps, "pairs": int(len(index)), "seconds": round(time.monotonic() - t0, 2),
-                                "pairs_seconds": round(t0 - t_pairs, 2),
-                                "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None}
+        self.finetune_report = {**report, "pairs": int(len(index)), "pairs_seconds": round(t0 - t_pairs, 2)}
         return qf
 
     # -------------------------------------------------------------------------------- protocol
