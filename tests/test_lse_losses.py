@@ -38,3 +38,16 @@ def test_foreground_loss_leaves_unlabelled_pixels_out():
     logit = torch.tensor([[[[10.0, -10.0, -10.0]]]])
     fused = torch.tensor([[[0.999, 0.001, 0.001]]])
     assert float(foreground_loss(logit, fused, labels)) < 0.01  # the wrong third pixel is not labelled
+
+
+def test_a_small_object_missed_costs_as_much_as_a_large_one():
+    """The Dice term: predicting "background" everywhere is not cheap when the object is small."""
+    small = torch.zeros(1, 1, 10, 10)
+    small[0, 0, 0, 0] = 1.0
+    large = torch.zeros(1, 1, 10, 10)
+    large[0, 0, :5] = 1.0
+    nothing_logit = torch.full((1, 1, 10, 10), -10.0)
+    nothing = torch.sigmoid(nothing_logit[:, 0])
+    miss_small = float(foreground_loss(nothing_logit, nothing, small[:, 0]))
+    miss_large = float(foreground_loss(nothing_logit, nothing, large[:, 0]))
+    assert miss_small > 1.9 and miss_large > 1.9  # the two Dice terms alone are ~1 each

@@ -10,11 +10,16 @@ from rtvos.models.lse.net import LSENetwork
 def test_the_three_stages_follow_the_budget_and_train_their_own_parameters():
     from rtvos.models.lse.train import STAGE3_LR, LSETrainer
 
+    import argparse
+
     trainer = LSETrainer()
     trainer.bounds = (0.4, 0.6)
-    for progress, stage, scale in ((0.0, 1, 1.0), (0.39, 1, 1.0), (0.4, 2, 1.0), (0.59, 2, 1.0), (0.6, 3, STAGE3_LR)):
+    args = argparse.Namespace(schedule="cosine")
+    for progress, stage, factor in ((0.0, 1, 1.0), (0.2, 1, 0.55), (0.4, 2, 1.0), (0.6, 3, STAGE3_LR), (1.0, 3, 0.1 * STAGE3_LR)):
         trainer.progress = progress
-        assert (trainer.stage, trainer.lr_scale()) == (stage, scale)
+        assert trainer.stage == stage and abs(trainer.lr_factor(args, 0, 0.0) - factor) < 1e-9  # per stage
+    args.schedule = "constant"
+    assert trainer.lr_factor(args, 0, 0.0) == STAGE3_LR
     assert set(LSENetwork.STAGE1) | set(LSENetwork.STAGE2) | {"foreground"} == {n for n, _ in LSENetwork().named_children()}
 
 

@@ -74,11 +74,16 @@ def budget_progress(args, step: int, elapsed: float) -> float:
     return min(1.0, progress)
 
 
+def cosine(progress: float) -> float:
+    """Cosine decay from 1 to 10 % as `progress` goes from 0 to 1."""
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, max(0.0, progress))))
+
+
 def lr_factor(args, step: int, elapsed: float) -> float:
     """Cosine decay to 10 % over the budget (--minutes and/or --steps), or 1 with --schedule constant."""
     if getattr(args, "schedule", "cosine") == "constant":
         return 1.0
-    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * budget_progress(args, step, elapsed)))
+    return cosine(budget_progress(args, step, elapsed))
 
 
 def settings(args: argparse.Namespace) -> dict:

@@ -69,9 +69,10 @@ class Trainer(abc.ABC):
 
     progress: float = 0.0  # the share of the budget spent, set by the loop before every step
 
-    def lr_scale(self) -> float:
-        """A factor on the scheduled learning rate now (a trainer with stages lowers it for a stage)."""
-        return 1.0
+    def lr_factor(self, args: argparse.Namespace, step: int, elapsed: float) -> float:
+        """The factor on --lr now: the schedule over the whole budget (a trainer with stages may give
+        each stage its own)."""
+        return lr_factor(args, step, elapsed)
 
 
 def build_parser(trainer: Trainer, description: str = "") -> argparse.ArgumentParser:
@@ -173,7 +174,7 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
     with tqdm(total=args.steps, initial=step, desc=f"training {trainer.model}", unit="step", disable=args.smoke) as bar:
         while not done():
             trainer.progress = budget_progress(args, step, elapsed)
-            lr = args.lr * lr_factor(args, step, elapsed) * trainer.lr_scale()
+            lr = args.lr * trainer.lr_factor(args, step, elapsed)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             optimizer.zero_grad(set_to_none=True)

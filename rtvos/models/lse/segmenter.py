@@ -12,9 +12,11 @@ a second, and the embeddings stay what pre-training made them.
 
 step(): per object, zoom in: the crop around its last box grown by `margin` (geometry.crop_box) at
 CROP x CROP; the foreground branch and the LSE's similarity to r are averaged (the fusion) and pasted
-back into the frame; the objects are merged by soft aggregation. The new mask's box is the next crop's.
-An object lost (under `min_pixels`) keeps its last box and its crop widens (`widen` times the margin
-per frame) until it is found again or the crop covers the frame.
+back into the frame; the objects are merged by soft aggregation. The new mask's box is the next crop's,
+but a box grows by at most `max_growth` of its size per side a frame: a mask that spills onto the
+background would otherwise widen the next crop, which lets it spill further. An object lost (under
+`min_pixels`) keeps its last box and its crop widens (`widen` times the margin per frame) until it is
+found again or the crop covers the frame.
 
 The paper's optional second pass over a recorded video (scan, retrain on pseudo-labels, scan again) is
 not built: rtvos segments streams frame by frame.
@@ -93,15 +95,23 @@ def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
     return accumulate([cv2.resize(prob, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [cbox], (h, w)), inside
 
 
+def limit_growth(new: Box, old: Box, growth: float) -> Box:
+    """`new` within `old` grown by `growth` of its size on every side."""
+    x0, y0, x1, y1 = old
+    gx, gy = growth * (x1 - x0), growth * (y1 - y0)
+    return max(new[0], x0 - gx), max(new[1], y0 - gy), min(new[2], x1 + gx), min(new[3], y1 + gy)
+
+
 @dataclass
 class LSEConfig:
     margin: float = MARGIN          # the crop: the object's last box grown by this many box sizes per side
     widen: float = 2.0              # a lost object's crop margin grows this many times per frame
+    max_growth: float = 0.2         # a box grows by at most this share of its size per side a frame
     min_pixels: int = 16            # an object under this many pixels is lost
     threshold: float = 0.5          # on the fused probability
     fusion: bool = True             # fuse the embeddings with the foreground branch (False: the branch alone)
     finetune_steps: int = 100       # first-frame fine-tuning of the foreground head: Adam steps ...
-    finetune_seconds: float = 3.0   # ... or this much time per object, whichever ends first (0: none)
+    finetune_seconds: float = 5.0   # ... or this much time per object, whichever ends first (0: none)
     finetune_crops: int = 6         # crops of the first frame to fine-tune on
     finetune_lr: float = 1e-3
     progress: bool = True           # a progress bar while fine-tuning (stderr)
@@ -231,7 +241,7 @@ class LSESegmenter(Segmenter):
             ob = self.objects[k]
             m = label == k
             if np.count_nonzero(m) >= self.cfg.min_pixels:
-                ob.box, ob.margin = mask_box(m), self.cfg.margin
+                ob.box, ob.margin = limit_growth(mask_box(m), ob.box, self.cfg.max_growth), self.cfg.margin
             else:  # lost: look wider around where it was, until the crop covers the frame
                 x0, y0, x1, y1 = ob.box
                 most = (2 * max(h, w) / max(1.0, x1 - x0, y1 - y0) - 1) / 2

@@ -16,9 +16,10 @@ def finetune(parameters: Iterable[torch.nn.Parameter], loss: Callable[[], torch.
              lr: float, desc: str, progress: bool = True) -> dict:
     """Run `loss()` / backward / Adam step until the budget is spent. Returns {steps, seconds, loss_first,
     loss_last}; no step at all when either budget is 0."""
-    t0, done, losses = time.monotonic(), 0, []
+    done, losses = 0, []
+    opt = torch.optim.Adam(list(parameters), lr=lr)  # (its first use in a process imports for seconds: not budgeted)
+    t0 = time.monotonic()
     if steps > 0 and seconds > 0:
-        opt = torch.optim.Adam(list(parameters), lr=lr)
         bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False, mininterval=0.5)
         while done < steps and time.monotonic() - t0 < seconds:
             value = loss()
