@@ -14,9 +14,10 @@ A launch file looks like `launch/synthetic_demo.toml`:
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 
 class ConfigError(ValueError):

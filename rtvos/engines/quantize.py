@@ -42,8 +42,13 @@ def quantized_path(fp32_path: Path, names: list[str], shapes: tuple[tuple[int, .
     if path.exists():
         return path
     try:
-        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                              quantize_static)
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
         from onnxruntime.quantization.shape_inference import quant_pre_process
     except ImportError as exc:  # pragma: no cover - part of the onnxruntime wheel
         raise EngineError(f"onnxruntime.quantization is unavailable ({exc}); use precision fp32") from None

@@ -18,7 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from rtvos.config import build_dataclass
-from rtvos.models.target import Target, TargetError, as_target, box_mask, label_ids, merged_label, target_to_mask
+from rtvos.models.target import (
+    Target,
+    TargetError,
+    as_object,
+    as_target,
+    box_mask,
+    label_ids,
+    merged_label,
+    target_to_mask,
+)
 
 
 @dataclass
@@ -170,9 +179,8 @@ class Segmenter(abc.ABC):
                    current: np.ndarray) -> Result:
         """Start following object `object_id` (1..255) from `frame` (or follow it anew, if followed
         already); the others go on. `current` is the label mask last returned for this stream."""
-        if not self.started:
-            return self.start(frame, merged_label(frame, object_id, target, np.zeros(frame.shape[:2], np.uint8),
-                                                  self._box_to_mask))
+        if not self.started:  # the one object there is: a start (a box stays a box, for models that use it)
+            return self.start(frame, as_object(target, object_id))
         self.check_frame(frame)
         label = merged_label(frame, object_id, target, current, self._box_to_mask)
         if not (label == object_id).any():

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from rtvos.models.protocol import Result, Segmenter
-from rtvos.models.target import Target, TargetError, merged_label
+from rtvos.models.target import Target, TargetError, as_object
 
 
 class StreamSession:
@@ -48,8 +48,7 @@ class StreamSession:
         """Follow one more object from `frame` on (after a reset, or before any target, it is all there is)."""
         if self.following:
             return self._keep(self.segmenter.add_object(frame, object_id, target, self.current))
-        nothing = np.zeros(frame.shape[:2], np.uint8)
-        return self._keep(self.segmenter.start(frame, merged_label(frame, object_id, target, nothing)))
+        return self._keep(self.segmenter.start(frame, as_object(target, object_id)))
 
     def remove(self, frame: np.ndarray, object_id: int) -> Result:
         if not self.following:

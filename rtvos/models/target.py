@@ -131,6 +131,18 @@ def target_to_mask(frame_rgb: np.ndarray, target: Target | np.ndarray, to_mask: 
     return label
 
 
+def as_object(target: Target | np.ndarray, object_id: int) -> Target:
+    """A target naming one object as object `object_id`: its box, or its mask (nonzero = the object)."""
+    check_object_id(object_id)
+    if isinstance(target, np.ndarray):
+        target = Target.from_mask(target)
+    if target.mask is not None:
+        return Target.from_mask((np.asarray(target.mask) > 0).astype(np.uint8) * np.uint8(object_id))
+    if not target.boxes:
+        raise TargetError("empty target: give a mask or a box")
+    return Target.from_boxes({object_id: next(iter(target.boxes.values()))}, target.box_init)
+
+
 def merged_label(frame: np.ndarray, object_id: int, target: Target | np.ndarray, current: np.ndarray,
                  to_mask: BoxToMask = box_mask) -> np.ndarray:
     """`current` with object `object_id` replaced by `target` (a mask of that object, or a box)."""

@@ -145,6 +145,8 @@ class Exporter:
         registry = self.registry
 
         class Handler(BaseHTTPRequestHandler):
+            timeout = 30  # an idle connection is closed, not kept by a thread forever
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":

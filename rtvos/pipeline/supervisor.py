@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -58,11 +59,13 @@ class StageState:
     def __post_init__(self):
         self.counters = messages.STAGE_COUNTERS[self.name]()
         self.carried = messages.STAGE_COUNTERS[self.name]()
+        self.lock = threading.Lock()
 
     def record(self, report: messages.StageReport) -> None:
         """Counters, live statistics and what it is busy with, from any report."""
         if report.counters is not None:
-            self.counters = report.counters
+            with self.lock:
+                self.counters = report.counters
         if report.live is not None:
             self.live = report.live
         if report.event == "heartbeat":
@@ -70,12 +73,14 @@ class StageState:
 
     def carry_over(self) -> None:
         """A dead instance's last reported counters add to its successor's."""
-        self.carried = self.carried + self.counters
-        self.counters = messages.STAGE_COUNTERS[self.name]()
+        with self.lock:  # the metrics thread reads `total`: never the dead instance's counters twice
+            self.carried = self.carried + self.counters
+            self.counters = messages.STAGE_COUNTERS[self.name]()
 
     @property
     def total(self) -> messages.Counters:
-        return self.carried + self.counters
+        with self.lock:
+            return self.carried + self.counters
 
     @property
     def ended(self) -> bool:

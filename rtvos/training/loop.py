@@ -22,8 +22,17 @@ import torch
 from tqdm import tqdm
 
 from rtvos.models.checkpoint import save_checkpoint, write_atomic
-from rtvos.training.common import (RunLog, add_run_arguments, budget_progress, command_line, default_davis_root,
-                                   lr_factor, provenance, settings, split_sequences)
+from rtvos.training.common import (
+    RunLog,
+    add_run_arguments,
+    budget_progress,
+    command_line,
+    default_davis_root,
+    lr_factor,
+    provenance,
+    settings,
+    split_sequences,
+)
 
 SMOKE_FRAMES = 8  # --smoke: frames per sequence
 SMOKE_STEPS = 3

@@ -34,6 +34,8 @@ from rtvos.transport import EndpointError, listen_address
 from rtvos.view.overlay import colour, overlay
 
 MAX_BODY_BYTES = 4096       # a control request is a few numbers
+MAX_COORDINATE = 1e5        # box coordinates beyond this are not pixels of any frame
+REQUEST_TIMEOUT_S = 30      # a connection that sends nothing for this long is closed
 JPEG_QUALITY = 80
 STALE_S = 2.0               # no picture for this long: the page says the stream stopped
 FPS_WINDOW = 30             # pictures the view's fps is measured over
@@ -121,6 +123,12 @@ class Steering:
             self.client = ControlClient(topic=self.topic)
         return self.client
 
+    def _forget(self) -> None:
+        """After a failure: find the run (its control socket moves when it restarts) again next time."""
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
     def apply(self, request: dict) -> dict:
         """The control reply as a dict; raises ValueError for a malformed request, ControlError when the
         run refuses or cannot be reached."""
@@ -129,21 +137,31 @@ class Steering:
             raise ValueError("op must be add, set, remove or reset")
         box = request.get("box")
         if op in ("add", "set"):
-            if not (isinstance(box, list) and len(box) == 4 and all(isinstance(v, (int, float)) for v in box)):
+            if not (isinstance(box, list) and len(box) == 4 and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < MAX_COORDINATE for v in box)):
                 raise ValueError("box must be [x0, y0, x1, y1] in pixels")
+            box = [float(v) for v in box]
         object_id = request.get("id")
-        if op == "remove" and (not isinstance(object_id, int) or isinstance(object_id, bool)):
-            raise ValueError("id must be an object id")
+        if op == "remove" and not (isinstance(object_id, int) and not isinstance(object_id, bool)
+                                   and 1 <= object_id <= 255):
+            raise ValueError("id must be an object id (1..255)")
         with self.lock:
-            ctl = self._client()
-            if op == "add":
-                ids = ctl.stats()["objects"]
-                return ctl.add_object(max(ids, default=0) + 1, box=box)
-            if op == "set":
-                return ctl.set_target(boxes={1: box})
-            if op == "remove":
-                return ctl.remove_object(object_id)
-            return ctl.reset()
+            try:
+                return self._apply(op, box, object_id)
+            except ControlError:
+                self._forget()  # the run may have restarted (its control socket moved): find it again next time
+                raise
+
+    def _apply(self, op: str, box, object_id) -> dict:
+        ctl = self._client()
+        if op == "add":
+            ids = ctl.stats()["objects"]
+            return ctl.add_object(max(ids, default=0) + 1, box=box)
+        if op == "set":
+            return ctl.set_target(boxes={1: box})
+        if op == "remove":
+            return ctl.remove_object(object_id)
+        return ctl.reset()
 
     def close(self) -> None:
         if self.client is not None:
@@ -155,6 +173,7 @@ def make_server(host: str, port: int, feed: LiveFeed, steering: Steering, token:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = REQUEST_TIMEOUT_S
 
         def _authorised(self) -> bool:
             given = parse_qs(urlsplit(self.path).query).get("token", [""])[0]
@@ -205,6 +224,8 @@ def make_server(host: str, port: int, feed: LiveFeed, steering: Steering, token:
                 code, body = 400, {"ok": False, "error": str(exc)}
             except ControlError as exc:
                 code, body = 409, {"ok": False, "error": str(exc)}
+            except Exception as exc:  # anything else (the run's keys missing, ...): said, never a dropped request
+                code, body = 500, {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
             self._send(code, "application/json", json.dumps(body).encode())
 
         def _stream(self) -> None:

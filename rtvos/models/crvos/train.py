@@ -32,8 +32,13 @@ from rtvos.models.crvos.net import CRVOSDecoder, make_clue
 from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
 from rtvos.training import loop
-from rtvos.training.feature_cache import (FeatureCache, add_cache_arguments, cache_from_arguments, pick_source,
-                                          synthetic_from_arguments)
+from rtvos.training.feature_cache import (
+    FeatureCache,
+    add_cache_arguments,
+    cache_from_arguments,
+    pick_source,
+    synthetic_from_arguments,
+)
 
 HERE = Path(__file__).resolve()
 

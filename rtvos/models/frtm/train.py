@@ -32,7 +32,12 @@ from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.training import loop
-from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments, pick_source, synthetic_from_arguments
+from rtvos.training.feature_cache import (
+    add_cache_arguments,
+    cache_from_arguments,
+    pick_source,
+    synthetic_from_arguments,
+)
 
 HERE = Path(__file__).resolve()
 

@@ -11,6 +11,7 @@ import numpy as np
 from rtvos.models.lse.net import LSENetwork
 from rtvos.models.lse.segmenter import CropFeatures, box_probability, load_pretrained
 from rtvos.models.shared.crops import Box
+from rtvos.models.target import TargetError
 
 BOX_THRESHOLD = 0.5     # the mask: the fused probability inside the box
 MIN_SHARE = 0.05        # a mask under this share of the box falls back to the box itself, shrunk
@@ -31,6 +32,8 @@ def mask_in_box(net: LSENetwork, features: CropFeatures, frame_rgb: np.ndarray, 
     """Boolean HxW mask of the object inside `box` by `net`; the box itself, shrunk, when it finds
     (almost) nothing."""
     prob, inside = box_probability(net, features, frame_rgb, box)
+    if not inside.any():
+        raise TargetError(f"the box {tuple(round(v, 1) for v in box)} covers no whole pixel of the frame")
     mask = (prob >= BOX_THRESHOLD) & inside
     if mask.sum() < MIN_SHARE * max(1, inside.sum()):
         ys, xs = np.nonzero(inside)

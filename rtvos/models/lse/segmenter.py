@@ -96,10 +96,12 @@ def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
 
 
 def limit_growth(new: Box, old: Box, growth: float) -> Box:
-    """`new` within `old` grown by `growth` of its size on every side."""
-    x0, y0, x1, y1 = old
-    gx, gy = growth * (x1 - x0), growth * (y1 - y0)
-    return max(new[0], x0 - gx), max(new[1], y0 - gy), min(new[2], x1 + gx), min(new[3], y1 + gy)
+    """`new`, its width and height at most `old`'s grown by `growth` on each side, about `new`'s centre
+    (the box may move freely; only its size is held back)."""
+    cx, cy = (new[0] + new[2]) / 2, (new[1] + new[3]) / 2
+    w = min(new[2] - new[0], (old[2] - old[0]) * (1 + 2 * growth))
+    h = min(new[3] - new[1], (old[3] - old[1]) * (1 + 2 * growth))
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
 @dataclass
@@ -187,6 +189,7 @@ class LSESegmenter(Segmenter):
         torch.manual_seed(self.cfg.seed)
         images, labels = self._crops(frame, labels_full, box, rng)
         net = copy.deepcopy(self.pretrained)
+        net.foreground.requires_grad_(True)  # (a network saved mid-training may carry a stage's freezing)
         fg_target = (labels == 1)
         with torch.no_grad():
             pyramid = self.features(images)
@@ -241,7 +244,10 @@ class LSESegmenter(Segmenter):
             ob = self.objects[k]
             m = label == k
             if np.count_nonzero(m) >= self.cfg.min_pixels:
-                ob.box, ob.margin = limit_growth(mask_box(m), ob.box, self.cfg.max_growth), self.cfg.margin
+                found = ob.margin > self.cfg.margin  # found again after a wider search: take its box as it is
+                box = mask_box(m)
+                ob.box = box if found else limit_growth(box, ob.box, self.cfg.max_growth)
+                ob.margin = self.cfg.margin
             else:  # lost: look wider around where it was, until the crop covers the frame
                 x0, y0, x1, y1 = ob.box
                 most = (2 * max(h, w) / max(1.0, x1 - x0, y1 - y0) - 1) / 2

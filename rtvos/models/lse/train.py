@@ -76,8 +76,9 @@ class LSETrainer(loop.Trainer):
             s1, s2 = (float(v) for v in args.stages.split(","))
         except ValueError:
             raise SystemExit(f"rtvos train lse: --stages takes two shares, e.g. 0.4,0.2; got {args.stages!r}") from None
-        if not (0 <= s1 and 0 <= s2 and s1 + s2 <= 1):
-            raise SystemExit("rtvos train lse: --stages: two shares >= 0 that add up to at most 1")
+        if not (0 <= s1 and 0 <= s2 and s1 + s2 < 1):
+            raise SystemExit("rtvos train lse: --stages: two shares >= 0 that add up to less than 1 (the rest is "
+                             "stage 3, where the foreground branch learns)")
         self.bounds = (s1, s1 + s2)
         self.cache = build_lse_cache(root, train, args.davis_samples, args.ecssd_samples, args.seed,
                                      args.cache_dir or DEFAULT_CACHE_DIR, args.backend, args.ecssd_root)
