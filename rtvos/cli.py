@@ -493,6 +493,7 @@ THREADS_HELP = "torch threads (default: all cores)"
 
 def build_parser() -> argparse.ArgumentParser:
     from rtvos.models import trainable
+    from rtvos.models.target import BOX_INITS, DEFAULT_BOX_INIT
     from rtvos.sources import SPEC_FORMS
 
     ap = argparse.ArgumentParser(prog="rtvos", description=__doc__)
@@ -513,7 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="torch threads in the infer process (default: all cores)")
     r.add_argument("--target-mask", help="PNG label mask of the first frame")
     r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
-    r.add_argument("--box-init", choices=("lse", "grabcut"), help="how a box (--box, rtvos ctl add/set --box) "
+    r.add_argument("--box-init", choices=tuple(BOX_INITS), help="how a box (--box, rtvos ctl add/set --box) "
                    "becomes a first mask for models that start from masks (default: lse)")
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
     r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
@@ -552,7 +553,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     e.add_argument("--init", choices=("mask", "box"), default="mask", help="start each sequence from its first "
                    "annotation (mask) or from its objects' boxes (box), as a robot's detector would give them")
-    e.add_argument("--box-init", default="lse", help="how a box becomes a first mask for models that start from "
+    e.add_argument("--box-init", default=DEFAULT_BOX_INIT, help="how a box becomes a first mask for models that start from "
                    "masks: lse (LSE's packaged network, the default), lse:CHECKPOINT, or grabcut")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)

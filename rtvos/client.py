@@ -53,8 +53,7 @@ class MaskSubscriber:
 
     def __init__(self, endpoint: str = "tcp://127.0.0.1:5555", *, stats: bool = False, images: bool = False,
                  latest_only: bool = False, ctx: zmq.Context | None = None):
-        self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
+        self.ctx = ctx or zmq.Context.instance()  # (a client never terminates a context: see `close`)
         self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, messages.MAX_BUFFER_BYTES + 1024 * 1024)
@@ -116,9 +115,10 @@ class MaskSubscriber:
             yield self.recv()
 
     def close(self) -> None:
-        self.sock.close()
-        if self._own_ctx:
-            self.ctx.term()
+        """Closes the socket. The process-wide context stays: a private one would have to be terminated,
+        and terminating a context waits for every socket in it, so one client left unclosed (an
+        exception on the way) would hang the program at exit."""
+        self.sock.close(linger=0)
 
     def __enter__(self) -> "MaskSubscriber":
         return self
@@ -171,8 +171,7 @@ class ControlClient:
         if endpoint is None:
             endpoint, run_keys = find_control(topic)
             keys = keys or run_keys
-        self._own_ctx = ctx is None
-        self.ctx = ctx or zmq.Context()
+        self.ctx = ctx or zmq.Context.instance()
         self.endpoint, self.timeout, self.keys = endpoint, timeout, keys
         self.sock = None
         self._connect()
@@ -225,9 +224,7 @@ class ControlClient:
         return self.request("stats")
 
     def close(self) -> None:
-        self.sock.close(linger=0)
-        if self._own_ctx:
-            self.ctx.term()
+        self.sock.close(linger=0)  # (the context stays, as MaskSubscriber.close says)
 
     def __enter__(self) -> "ControlClient":
         return self

@@ -83,7 +83,7 @@ def test_bad_target_masks_fail_before_any_model_loads(tmp_path, free_port):
 def test_models_and_trainers_come_from_the_registry():
     p = subprocess.run(RTVOS + ["models"], capture_output=True, text=True, check=True)
     names = [line.split()[0] for line in p.stdout.splitlines()]
-    assert set(names) == {"static", "online", "crvos", "frtm", "frtm-fast", "plm", "plm-p"}
+    assert set(names) == {"static", "online", "crvos", "frtm", "frtm-fast", "plm", "plm-p", "lse"}
     assert "rtvos train crvos" in p.stdout
     p = subprocess.run(RTVOS + ["train", "static"], capture_output=True, text=True)
     assert p.returncode == 2 and "crvos" in p.stderr and "plm" in p.stderr

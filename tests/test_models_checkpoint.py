@@ -62,7 +62,7 @@ def test_what_is_not_a_checkpoint_says_so(tmp_path):
 
 def test_the_packaged_checkpoints_describe_themselves():
     paths = {spec.checkpoint_path for spec in MODELS.values() if spec.checkpoint}
-    assert len(paths) == 3
+    assert len(paths) == 4
     for path in paths:
         blob = torch.load(path, weights_only=True)
         assert blob["format"] == 1 and blob["config"] and blob["state"]

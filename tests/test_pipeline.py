@@ -185,27 +185,26 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
     try:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
-            ctl = ControlClient(topic=endpoint, timeout=30)  # found through the run's file
-            assert ctl.stats()["objects"] == [1]
-            reply = ctl.add_object(2, box=(10, 10, 90, 80))  # a patch of background, followed from now on
-            assert reply["objects"] == [1, 2]
-            assert _ids_from(sub, reply) == [1, 2]
-            reply = ctl.remove_object(1)
-            assert reply["objects"] == [2] and _ids_from(sub, reply) == [2]
-            with pytest.raises(ControlError, match="last one"):
-                ctl.remove_object(2)
-            with pytest.raises(ControlError, match="empty"):
-                ctl.add_object(9, mask=np.zeros((240, 320), np.uint8))  # refused; the stream goes on
-            ctl.sock.send_multipart([b"\xc1 garbage"])
-            reply = messages.decode_reply(ctl.sock.recv())
-            assert reply.ok is False and "msgpack" in reply.error
-            reply = ctl.reset()
-            assert reply["objects"] == [] and _ids_from(sub, reply) == []
-            target = np.zeros((240, 320), np.uint8)
-            target[100:150, 100:180] = 3
-            reply = ctl.set_target(mask=target)
-            assert reply["objects"] == [3] and _ids_from(sub, reply) == [3]
-            ctl.close()
+            with ControlClient(topic=endpoint, timeout=30) as ctl:  # found through the run's file
+                assert ctl.stats()["objects"] == [1]
+                reply = ctl.add_object(2, box=(10, 10, 90, 80))  # a patch of background, followed from now on
+                assert reply["objects"] == [1, 2]
+                assert _ids_from(sub, reply) == [1, 2]
+                reply = ctl.remove_object(1)
+                assert reply["objects"] == [2] and _ids_from(sub, reply) == [2]
+                with pytest.raises(ControlError, match="last one"):
+                    ctl.remove_object(2)
+                with pytest.raises(ControlError, match="empty"):
+                    ctl.add_object(9, mask=np.zeros((240, 320), np.uint8))  # refused; the stream goes on
+                ctl.sock.send_multipart([b"\xc1 garbage"])
+                reply = messages.decode_reply(ctl.sock.recv())
+                assert reply.ok is False and "msgpack" in reply.error
+                reply = ctl.reset()
+                assert reply["objects"] == [] and _ids_from(sub, reply) == []
+                target = np.zeros((240, 320), np.uint8)
+                target[100:150, 100:180] = 3
+                reply = ctl.set_target(mask=target)
+                assert reply["objects"] == [3] and _ids_from(sub, reply) == [3]
         run.send_signal(signal.SIGINT)
         _, err = run.communicate(timeout=30)
     finally:

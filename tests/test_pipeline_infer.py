@@ -48,3 +48,15 @@ def test_add_after_reset_follows_only_the_new_object():
     loop.pending = messages.ControlRequest(op="add_object", object_id=4, mask=new)
     loop.process(_frame_msg(2), 0)
     assert loop.reply.ok and loop.reply.objects == [4]  # object 1 is gone for good
+
+
+def test_a_change_the_model_cannot_make_is_answered_with_why_and_the_stream_goes_on():
+    loop = InferLoop(create_segmenter("static"), "static", box_init="lse:/nonexistent/lse.pt")
+    target = np.zeros((32, 48), np.uint8)
+    target[5:15, 5:15] = 1
+    loop.process(_frame_msg(0, target), 0)
+    loop.pending = messages.ControlRequest(op="add_object", object_id=2, box=(20, 5, 40, 25))
+    parts = loop.process(_frame_msg(1), 0)
+    assert not loop.reply.ok and "no LSE network weights at /nonexistent/lse.pt" in loop.reply.error
+    assert loop.counts.control_failed == 1
+    assert [o["id"] for o in messages.decode_mask(parts).objects] == [1]  # the frame is segmented as before

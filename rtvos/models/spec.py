@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _load(path: str):
+def load_by_path(path: str):
+    """The object a "package.module:name" path names (the module itself without ":name"), imported now."""
     module, _, attr = path.partition(":")
     obj = importlib.import_module(module)
     return getattr(obj, attr) if attr else obj
@@ -45,9 +46,9 @@ class ModelSpec:
         import torch  # noqa: PLC0415
 
         torch.set_num_threads(threads or os.cpu_count() or 1)
-        return _load(self.segmenter)(name=self.name, **{**self.defaults, **options})
+        return load_by_path(self.segmenter)(name=self.name, **{**self.defaults, **options})
 
     def train(self, argv: list[str]) -> int:
         if self.trainer is None:
             raise ValueError(f"model {self.name!r} has nothing to train")
-        return _load(self.trainer).main(argv)
+        return load_by_path(self.trainer).main(argv)

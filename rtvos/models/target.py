@@ -12,7 +12,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from rtvos.models.shared.box_init import box_to_mask
+from rtvos.models.spec import load_by_path
 
 MAX_OBJECT_ID = 255  # label masks are uint8: 0 is background
 
@@ -21,7 +21,10 @@ class TargetError(ValueError):
     """The target given to a segmenter is unusable (wrong size, empty, ...). The message says why."""
 
 
-BOX_INITS = ("lse", "grabcut")  # how a box becomes a mask ("lse:PATH": LSE with the network at PATH)
+# How a box becomes a mask: a name and the function that does it, by import path (loaded when first
+# used, so torch loads only for LSE). "lse:PATH" is LSE with the network at PATH.
+DEFAULT_BOX_INIT = "lse"
+BOX_INITS = {"lse": "rtvos.models.lse.box:box_to_mask", "grabcut": "rtvos.models.shared.box_init:box_to_mask"}
 
 
 @dataclass
@@ -31,14 +34,14 @@ class Target:
 
     mask: np.ndarray | None = None
     boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
-    box_init: str = "lse"
+    box_init: str = DEFAULT_BOX_INIT
 
     @classmethod
     def from_mask(cls, mask: np.ndarray) -> "Target":
         return cls(mask=mask)
 
     @classmethod
-    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = "lse") -> "Target":
+    def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = DEFAULT_BOX_INIT) -> "Target":
         if box_init not in BOX_INITS and not box_init.startswith("lse:"):
             raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)} (or lse:PATH), got {box_init!r}")
         return cls(boxes=dict(boxes), box_init=box_init)
@@ -53,14 +56,12 @@ def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
     return out
 
 
-def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = "lse") -> np.ndarray:
+def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = DEFAULT_BOX_INIT) -> np.ndarray:
     """The boolean mask of the object in `box`: LSE's box-to-mask step (the packaged network, or the one
     at PATH for "lse:PATH"), or GrabCut."""
-    if box_init == "grabcut":
-        return box_to_mask(frame_rgb, box)
-    from rtvos.models.lse.box import box_to_mask as lse_box_to_mask  # noqa: PLC0415 (torch loads only when needed)
-
-    return lse_box_to_mask(frame_rgb, box, box_init.partition(":")[2] or None)
+    name, _, checkpoint = box_init.partition(":")
+    to_mask = load_by_path(BOX_INITS[name])
+    return to_mask(frame_rgb, box, checkpoint) if checkpoint else to_mask(frame_rgb, box)
 
 
 def read_target_mask(path: str) -> np.ndarray:

@@ -24,7 +24,7 @@ from rtvos import curve, messages
 from rtvos.models import create_segmenter
 from rtvos.models.protocol import Result
 from rtvos.models.session import StreamSession
-from rtvos.models.target import Target, TargetError
+from rtvos.models.target import DEFAULT_BOX_INIT, Target, TargetError
 from rtvos.pipeline.runtime import Stage, StartupError
 from rtvos.transport import EndpointError, is_local, recv_all_nowait
 
@@ -66,7 +66,7 @@ class InferLoop:
     """The stage's logic, free of process plumbing (so it can be driven directly in tests)."""
 
     def __init__(self, segmenter, model_name: str, forward_image: bool = False, keeper: TargetKeeper | None = None,
-                 every_frame: bool = False, box_init: str = "lse"):
+                 every_frame: bool = False, box_init: str = DEFAULT_BOX_INIT):
         self.session = StreamSession(segmenter)
         self.box_init = box_init            # how a box in a target becomes a mask (rtvos.models.target)
         self.every_frame = every_frame      # process every frame that comes (no latest-frame-wins)
@@ -96,7 +96,9 @@ class InferLoop:
                 result = self.session.add(image, req.object_id, target)
             else:  # remove_object
                 result = self.session.remove(image, req.object_id)
-        except (TargetError, ValueError) as exc:
+        except Exception as exc:  # a bad target, or the model failing on it: the requester is told why
+            if not isinstance(exc, (TargetError, ValueError)):
+                log.exception("control: %s failed on frame %d: %s", req.op, seq, exc)
             self.counts.control_failed += 1
             self.reply = messages.ControlReply(False, op=req.op, seq=seq, error=f"{req.op}: {exc}")
             return None

@@ -44,6 +44,10 @@ from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
 from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
+from rtvos.models.target import TargetError
+
+BOX_THRESHOLD = 0.5     # a box's mask: the fused probability inside the box
+MIN_SHARE = 0.05        # a mask under this share of the box falls back to the box itself, shrunk
 
 MAP = CROP // STRIDE
 
@@ -93,6 +97,22 @@ def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
     with torch.no_grad():
         prob = crop_probability(net, *features([crop(frame, cbox, CROP)]), inside=inside_map)[0].numpy()
     return accumulate([cv2.resize(prob, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [cbox], (h, w)), inside
+
+
+def mask_in_box(net: LSENetwork, features: CropFeatures, frame_rgb: np.ndarray, box: Box) -> np.ndarray:
+    """Boolean HxW mask of the object inside `box` by `net`; the box itself, shrunk, when it finds
+    (almost) nothing."""
+    prob, inside = box_probability(net, features, frame_rgb, box)
+    if not inside.any():
+        raise TargetError(f"the box {tuple(round(v, 1) for v in box)} covers no whole pixel of the frame")
+    mask = (prob >= BOX_THRESHOLD) & inside
+    if mask.sum() < MIN_SHARE * max(1, inside.sum()):
+        ys, xs = np.nonzero(inside)
+        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+        my, mx = (y1 - y0) // 8, (x1 - x0) // 8
+        mask = np.zeros_like(inside)
+        mask[y0 + my:y1 - my, x0 + mx:x1 - mx] = True
+    return mask
 
 
 def limit_growth(new: Box, old: Box, growth: float) -> Box:
@@ -145,8 +165,6 @@ class LSESegmenter(Segmenter):
 
     def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
         """LSE turns a box into its first mask itself, with its own network, whatever `box_init` says."""
-        from rtvos.models.lse.box import mask_in_box  # noqa: PLC0415 (box.py builds on this module)
-
         return mask_in_box(self.pretrained, self.features, frame, box)
 
     # ---------------------------------------------------------------------------------- fine-tuning
@@ -233,9 +251,12 @@ class LSESegmenter(Segmenter):
         probs = []
         for k in self.ids:
             ob, box = self.objects[k], self.crop_box(k)
+            # a widened search looks with the foreground branch alone: the location-sensitive embedding
+            # expects the object at the centre of its crop, where a lost object no longer is
+            searching = ob.margin > self.cfg.margin
             with torch.no_grad():
                 p = crop_probability(ob.net, *self.features([crop(frame, box, CROP)]), r=ob.r,
-                                     fusion=self.cfg.fusion)[0].numpy()
+                                     fusion=self.cfg.fusion and not searching)[0].numpy()
             probs.append(accumulate([cv2.resize(p, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [box],
                                     self.frame_hw))
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
