@@ -13,7 +13,7 @@ lse.pt        the packaged pre-trained network (and lse.json, how it was trained
 
 from rtvos.models.spec import ModelSpec
 
-TRAIN_COMMAND = "rtvos train lse --split all --no-dev --steps 1500"  # how lse.pt was made (lse.json)
+TRAIN_COMMAND = "rtvos train lse --split all --no-dev --steps 400"  # how lse.pt was made (lse.json)
 
 SPECS = (
     ModelSpec("lse", "LSE: from a box or a mask, zoomed in on each object; location-sensitive embeddings fused "

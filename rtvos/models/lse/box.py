@@ -1,5 +1,5 @@
 """A box to a first mask with LSE's pre-trained network: the object inside the box, as the network sees
-it zoomed in. What every model's start from a box uses by default (rtvos.models.target.BOX_INITS); the
+it zoomed in. What a model's start from a box uses with `box_init="lse"` (rtvos.models.target.BOX_INITS); the
 network and its backbone engine load once per process."""
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ back into the frame; the objects are merged by soft aggregation. The new mask's 
 but a box grows by at most `max_growth` of its size per side a frame: a mask that spills onto the
 background would otherwise widen the next crop, which lets it spill further. An object lost (under
 `min_pixels`) keeps its last box and its crop widens (`widen` times the margin per frame) until it is
-found again or the crop covers the frame.
+found again or the crop covers the frame; while searching, the foreground branch alone decides (the
+location-sensitive embedding expects the object at the centre of its crop, where a lost one is not).
 
 The paper's optional second pass over a recorded video (scan, retrain on pseudo-labels, scan again) is
 not built: rtvos segments streams frame by frame.

@@ -1,5 +1,5 @@
-"""Turning a box into a first mask with OpenCV GrabCut: `box_init="grabcut"` (the default is LSE's network,
-rtvos.models.lse.box; rtvos.models.target.box_mask picks)."""
+"""Turning a box into a first mask with OpenCV GrabCut: `box_init="grabcut"`, the default (the other way is
+LSE's network, rtvos.models.lse.box; rtvos.models.target.box_mask picks)."""
 
 from __future__ import annotations
 
