@@ -3,8 +3,8 @@ objects in, and turned into the label mask every model starts from.
 
 A box becomes a mask by OpenCV's GrabCut by default, or by LSE's box-to-mask step (`box_init="lse"`: the
 pre-trained LSE network inside the box, rtvos.models.lse.box). GrabCut is the default because its first
-masks measured better: J 71.7 against LSE's 47.0 on held-out sequences (benchmarks/box_first_mask.py,
-benchmarks/RESULTS.md)."""
+masks measured better: J 68.4 against LSE's 49.2 on held-out sequences (benchmarks/box_first_mask.py,
+3 folds over 30 sequences; benchmarks/RESULTS.md)."""
 
 from __future__ import annotations
 

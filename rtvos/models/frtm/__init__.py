@@ -19,7 +19,8 @@ FAST_PRESET = {"channels": 32, "update_every": 16, "gn_steps": 4, "cg_first": 5,
                "update_cg": 5, "augmentations": 5, "height": 256}
 
 # Target-centred windows: 3-fold cross-validation over the 30 training sequences gave 58.7 J&F with zoom 2
-# against 55.4 without (every fold better), at the same speed (benchmarks/RESULTS.md).
+# against 55.4 without (every fold better), for about 15 ms more a frame on the synthetic demo, which still
+# keeps its 30 fps camera (benchmarks/RESULTS.md).
 ONLINE_PRESET = {"zoom": 2.0}
 
 SPECS = (
