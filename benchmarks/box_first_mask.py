@@ -21,7 +21,7 @@ from common import REPO, write_results
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.evaluation.metrics import boundary_f, iou
 from rtvos.evaluation.splits import folds
-from rtvos.models.target import boxes_of, box_mask
+from rtvos.models.target import box_mask, boxes_of
 from rtvos.training.common import default_davis_root
 
 
@@ -53,7 +53,7 @@ def main() -> int:
                       "sequences": per_seq}
         print(f"{init}: first mask J {100 * j:.1f}, F {100 * f:.1f} over {len(per_seq)} sequences "
               f"(median {rows[init]['ms_median']:.0f} ms)", file=sys.stderr)
-    print(f"\n| box to mask | J | F | ms (median) |\n|---|---|---|---|")
+    print("\n| box to mask | J | F | ms (median) |\n|---|---|---|---|")
     for init, r in rows.items():
         print(f"| `{init}` | {100 * r['J']:.1f} | {100 * r['F']:.1f} | {r['ms_median']:.0f} |")
     write_results(args.json, {"command": " ".join(sys.argv), "folds": args.folds, "rows": rows})

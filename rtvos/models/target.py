@@ -59,8 +59,8 @@ def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
 
 
 def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = DEFAULT_BOX_INIT) -> np.ndarray:
-    """The boolean mask of the object in `box`: LSE's box-to-mask step (the packaged network, or the one
-    at PATH for "lse:PATH"), or GrabCut."""
+    """The boolean mask of the object in `box`: GrabCut, or LSE's box-to-mask step (the packaged
+    network, or the one at PATH for "lse:PATH")."""
     name, _, checkpoint = box_init.partition(":")
     to_mask = load_by_path(BOX_INITS[name])
     return to_mask(frame_rgb, box, checkpoint) if checkpoint else to_mask(frame_rgb, box)

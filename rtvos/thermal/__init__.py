@@ -7,13 +7,13 @@ undistort:  lens undistortion from OpenCV/ROS camera_info YAML.
 """
 
 from .normalize import (
-                        NormalizationProfile,
-                        ProfileError,
-                        ThermalNormalizer,
-                        available_profiles,
-                        load_profile,
-                        normalize,
-                        profile_dir,
+    NormalizationProfile,
+    ProfileError,
+    ThermalNormalizer,
+    available_profiles,
+    load_profile,
+    normalize,
+    profile_dir,
 )
 from .undistort import CalibrationError, CameraInfo, Undistorter, parse_simple_yaml, read_camera_info
 

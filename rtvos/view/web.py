@@ -164,8 +164,7 @@ class Steering:
         return ctl.reset()
 
     def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
+        self._forget()
 
 
 def make_server(host: str, port: int, feed: LiveFeed, steering: Steering, token: str) -> ThreadingHTTPServer:

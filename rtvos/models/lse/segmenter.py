@@ -248,16 +248,19 @@ class LSESegmenter(Segmenter):
         ob = self.objects[object_id]
         return crop_box(ob.box, ob.margin)
 
+    def _searching(self, ob: ObjectState) -> bool:
+        """The object was lost and its crop is widened to find it again."""
+        return ob.margin > self.cfg.margin
+
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         probs = []
         for k in self.ids:
             ob, box = self.objects[k], self.crop_box(k)
             # a widened search looks with the foreground branch alone: the location-sensitive embedding
             # expects the object at the centre of its crop, where a lost object no longer is
-            searching = ob.margin > self.cfg.margin
             with torch.no_grad():
                 p = crop_probability(ob.net, *self.features([crop(frame, box, CROP)]), r=ob.r,
-                                     fusion=self.cfg.fusion and not searching)[0].numpy()
+                                     fusion=self.cfg.fusion and not self._searching(ob))[0].numpy()
             probs.append(accumulate([cv2.resize(p, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [box],
                                     self.frame_hw))
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
@@ -266,9 +269,8 @@ class LSESegmenter(Segmenter):
             ob = self.objects[k]
             m = label == k
             if np.count_nonzero(m) >= self.cfg.min_pixels:
-                found = ob.margin > self.cfg.margin  # found again after a wider search: take its box as it is
-                box = mask_box(m)
-                ob.box = box if found else limit_growth(box, ob.box, self.cfg.max_growth)
+                box = mask_box(m)  # found again after a wider search: its box as it is
+                ob.box = box if self._searching(ob) else limit_growth(box, ob.box, self.cfg.max_growth)
                 ob.margin = self.cfg.margin
             else:  # lost: look wider around where it was, until the crop covers the frame
                 x0, y0, x1, y1 = ob.box

@@ -96,11 +96,11 @@ class LSETrainer(loop.Trainer):
 
     def lr_factor(self, args: argparse.Namespace, step: int, elapsed: float) -> float:
         """Each stage: cosine decay from its own rate (stage 3: STAGE3_LR) to 10 % of it."""
+        rate = STAGE3_LR if self.stage == 3 else 1.0
         if args.schedule == "constant":
-            return STAGE3_LR if self.stage == 3 else 1.0
+            return rate
         a, b = ((0.0,) + self.bounds + (1.0,))[self.stage - 1:self.stage + 1]
-        local = (self.progress - a) / (b - a) if b > a else 1.0
-        return (STAGE3_LR if self.stage == 3 else 1.0) * cosine(local)
+        return rate * cosine((self.progress - a) / (b - a) if b > a else 1.0)
 
     def step(self, rng: np.random.Generator) -> float:
         stage, net = self.stage, self.network
