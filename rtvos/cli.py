@@ -226,6 +226,18 @@ def default_eval_split(root: str) -> str | None:
     return None
 
 
+def adapts_to_recordings(model: str, command: str) -> bool:
+    """Whether `model` can run two passes over a recording (--two-pass); says why not when it cannot."""
+    from rtvos.models import get_spec
+    from rtvos.models.spec import load_by_path
+
+    if load_by_path(get_spec(model).segmenter).two_pass:
+        return True
+    print(f"rtvos {command}: --two-pass: model {model!r} does not adapt to a recording (lse does); run it once, "
+          "without --two-pass", file=sys.stderr)
+    return False
+
+
 def cmd_eval(args) -> int:
     from rtvos.evaluation.runner import evaluate, format_table, score_results
     from rtvos.models import create_segmenter
@@ -259,11 +271,14 @@ def cmd_eval(args) -> int:
         from rtvos.models.target import Target, boxes_of
 
         init = None if args.init == "mask" else (lambda first: Target.from_boxes(boxes_of(first), args.box_init))
+        if args.two_pass and not adapts_to_recordings(args.model, "eval"):
+            return 2
         summary = evaluate(lambda: create_segmenter(args.model, threads=args.threads, **options), args.davis_root,
                            args.out, sequences=sequences, progress=not args.quiet, max_frames=args.max_frames,
-                           init=init)
+                           init=init, two_pass=args.two_pass)
         summary["model"] = args.model
         summary["options"] = options
+        summary["two_pass"] = args.two_pass
         summary["init"] = args.init if args.init == "mask" else f"box ({args.box_init})"
     summary["split"] = args.split
     print(format_table(summary))
@@ -280,7 +295,7 @@ def cmd_segment(args) -> int:
     from rtvos.segment import SegmentError, segment_recording
     from rtvos.sources import FILE_SCHEMES, SourceError, open_source
 
-    if unknown_model(args.model):
+    if unknown_model(args.model) or (args.two_pass and not adapts_to_recordings(args.model, "segment")):
         return 2
     width, height = _parse_size(args.size) if args.size else (None, None)
     try:
@@ -305,7 +320,7 @@ def cmd_segment(args) -> int:
                                                                 **parse_options(args.option)),
                                        args.out, name=args.name, target=target, mcap=args.mcap,
                                        overlay_video=args.overlay, camera_id=args.camera_id, frame_id=args.frame_id,
-                                       progress=not args.quiet)
+                                       progress=not args.quiet, two_pass=args.two_pass)
         except SegmentError as exc:
             print(f"rtvos segment: {exc}", file=sys.stderr)
             return 2
@@ -486,6 +501,8 @@ def cmd_models(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- main
+TWO_PASS_HELP = ("scan each recording once, let the model adapt to it, then segment it (the LSE paper's model "
+                 "adaptation; models that adapt: lse)")
 MODEL_HELP = "segmenter name (see `rtvos models`; default %(default)s)"
 OPTION_HELP = "model option, e.g. height=256 (repeatable; see `rtvos models`)"
 THREADS_HELP = "torch threads (default: all cores)"
@@ -557,6 +574,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "masks: grabcut (the default), lse (LSE's packaged network) or lse:CHECKPOINT")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)
+    e.add_argument("--two-pass", action="store_true", help=TWO_PASS_HELP)
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_eval)
 
@@ -580,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--size", help="frame size WIDTHxHEIGHT of a raw thermal recording")
     g.add_argument("--profile", help="thermal normalisation profile (a name in calibration/thermal/ or a .toml)")
     g.add_argument("--calibration", help="camera_info YAML to undistort a thermal recording")
+    g.add_argument("--two-pass", action="store_true", help=TWO_PASS_HELP)
     g.add_argument("--quiet", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_segment)
 

@@ -12,6 +12,9 @@ recording's own, or `--target-mask` / `--box`. Writes, for a recording named NAM
 
 A frame the source cannot read is skipped and counted; a frame the model fails on is counted and its
 mask left out; either makes the exit code 1, with the counts said.
+
+`--two-pass` (models that adapt to a recording, rtvos.models.protocol): the recording is read twice, a
+first pass the model adapts to, then the pass whose masks are written.
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ class SegmentReport:
     masks: int = 0           # masks written (frames read minus those the model failed on)
     failed: list[str] = field(default_factory=list)  # frames the model failed on, and why
     skipped: int = 0         # frames the source could not read
-    seconds: float = 0.0     # time spent in the model's steps (its start on the first frame apart)
+    seconds: float = 0.0     # time spent in the model's steps (its start on the first frame apart; with two
+    #                          passes the first pass and the adaptation too)
 
     @property
     def fps(self) -> float:
@@ -82,12 +86,47 @@ def _objects(result) -> list[dict]:
             for o in result.objects]
 
 
+def _first_target(frame, target: Target | np.ndarray | None, name: str) -> Target:
+    first = target if target is not None else frame.target
+    if first is None:
+        raise SegmentError(f"{name} has no first-frame target: give --target-mask M.png or --box x0,y0,x1,y1")
+    return as_target(first, frame.height, frame.width)
+
+
+def first_pass(source: Source, session: StreamSession, target: Target | np.ndarray | None, name: str,
+               progress: bool = True) -> None:
+    """Scan `source` once and let the session's model adapt to it (Segmenter.scan / adapt). A frame the
+    model fails on is left out of what it learns (the pass that writes masks counts it)."""
+    frames = source.frames()
+    try:
+        with tqdm(total=source.frame_count, unit="frame", desc=f"{name} (first pass)", disable=not progress) as bar:
+            for n, frame in enumerate(frames):
+                if n == 0:
+                    try:
+                        session.start(frame.image, _first_target(frame, target, name))
+                    except SegmentError:
+                        raise
+                    except Exception as exc:
+                        raise SegmentError(f"the model could not start on the first frame: {exc}") from exc
+                else:
+                    try:
+                        session.scan(frame.image)
+                    except Exception:  # noqa: BLE001 (counted by the second pass, which meets it again)
+                        pass
+                bar.update(1)
+    finally:
+        frames.close()
+    session.segmenter.adapt()
+
+
 def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path, *, name: str | None = None,
                       target: Target | np.ndarray | None = None, mcap: str | Path | None = None,
                       overlay_video: str | Path | None = None, camera_id: str = "cam0", frame_id: str | None = None,
-                      progress: bool = True) -> SegmentReport:
+                      progress: bool = True, two_pass: bool = False) -> SegmentReport:
     """Run `segmenter` on every frame of `source`; see the module docstring. `target` (else the source's
-    first-frame target) names the objects on the first frame."""
+    first-frame target) names the objects on the first frame; `two_pass`: a first pass to adapt on."""
+    if two_pass and not segmenter.two_pass:
+        raise SegmentError(f"model {segmenter.name!r} does not adapt to a recording: run it without --two-pass")
     name = name or source.name
     rate = getattr(source, "native_fps", None) or DEFAULT_RATE
     report = SegmentReport(name=name)
@@ -99,6 +138,11 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
     if overlay_video:
         video = OverlayVideo(overlay_video, rate)
     session = StreamSession(segmenter)
+    skipped_before = 0
+    if two_pass:
+        t0 = time.perf_counter()
+        first_pass(source, session, target, name, progress)
+        report.seconds, skipped_before = time.perf_counter() - t0, source.skipped
     t_start = time.time_ns()
     frames = source.frames()
     try:
@@ -109,11 +153,7 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
                 t0 = time.perf_counter()
                 try:
                     if report.frames == 1:
-                        first = target if target is not None else frame.target
-                        if first is None:
-                            raise SegmentError(f"{name} has no first-frame target: give --target-mask M.png or "
-                                               "--box x0,y0,x1,y1")
-                        result = session.start(frame.image, as_target(first, frame.height, frame.width))
+                        result = session.start(frame.image, _first_target(frame, target, name))
                     else:
                         result = session.step(frame.image)
                         report.seconds += time.perf_counter() - t0
@@ -138,7 +178,7 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
                 bar.set_postfix(objects=len(objects), failed=len(report.failed))
     finally:
         frames.close()
-        report.skipped = source.skipped
+        report.skipped = source.skipped - skipped_before
         if recorder is not None:
             recorder.close()
         if video is not None:

@@ -1,6 +1,6 @@
 """Helpers several test files share: a tiny DAVIS-layout dataset written on the spot (a square moving
-right), a striped disc that moves (and jumps) over a textured background, and taking the first frames
-of a source."""
+right), a striped disc that moves (and jumps) over a textured background (also as a DAVIS-layout
+sequence), and taking the first frames of a source."""
 
 from pathlib import Path
 
@@ -58,3 +58,14 @@ def striped_disc_scene(centres, h: int = 360, w: int = 640, r: int = 30) -> list
         image[mask > 0] = disc[mask > 0]
         out.append((image, mask))
     return out
+
+
+def disc_davis_root(root: Path, n_frames: int = 8, name: str = "disc") -> Path:
+    """A DAVIS-layout root with one sequence: the striped disc moving right and down, every frame
+    annotated."""
+    (root / "JPEGImages/480p" / name).mkdir(parents=True)
+    (root / "Annotations/480p" / name).mkdir(parents=True)
+    for i, (image, mask) in enumerate(striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(n_frames)])):
+        cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{i:05d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "Annotations/480p" / name / f"{i:05d}.png"), mask * 255)
+    return root

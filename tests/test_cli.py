@@ -104,6 +104,9 @@ def test_eval_scores_a_results_folder_written_before(tmp_path):
     assert e["J"] == 1.0 and e["F"] == 1.0 and e["frames"] == 2 and "Global" in p.stdout
     p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "--out" in p.stderr
+    p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root), "--out", str(tmp_path / "o"), "--model", "frtm",
+                                "--two-pass"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "does not adapt" in p.stderr and "lse" in p.stderr  # before any model loads
 
 
 def test_eval_scores_the_dev_split_of_the_training_data_by_default_and_everything_elsewhere(tmp_path):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import H, W, make_fake_root, square_mask
+from helpers import H, W, disc_davis_root, make_fake_root, square_mask
 
 from rtvos.evaluation.davis import read_label_png, write_result
 from rtvos.evaluation.runner import evaluate, format_table, score_results
@@ -58,6 +58,25 @@ def test_evaluate_on_fake_root(tmp_path):
     assert s["J"] == pytest.approx(expected_j)
     assert s["sequences"]["moving"]["J_decay"] > 0
     np.testing.assert_array_equal(read_label_png(tmp_path / "out/moving/00005.png"), square_mask(0) > 0)
+
+
+def test_two_passes_score_the_second_pass_of_a_model_that_adapts_and_refuse_one_that_does_not(tmp_path):
+    from rtvos.models.lse import SPEC
+
+    root = disc_davis_root(tmp_path / "davis", n_frames=6)
+    with pytest.raises(ValueError, match="does not adapt"):
+        evaluate(lambda: create_segmenter("static"), root, tmp_path / "static", progress=False, two_pass=True)
+    if not SPEC.checkpoint_path.is_file():
+        pytest.skip(f"no trained LSE network at {SPEC.checkpoint_path}")
+    made = []
+
+    def make():
+        made.append(create_segmenter("lse", progress=False, finetune_seconds=600, adapt_steps=5))
+        return made[-1]
+
+    s = evaluate(make, root, tmp_path / "lse", progress=False, two_pass=True)
+    assert len(made) == 1 and made[0].objects[1].report["adapted"]["scanned"] == 5  # one model, adapted once
+    assert s["frames"] == 4 and s["J"] > 0.6 and s["fps"] > 0   # the second pass's masks, scored
 
 
 @pytest.mark.skipif(not (DAVIS_ROOT / "JPEGImages").is_dir(), reason=f"DAVIS data not found at {DAVIS_ROOT}")

@@ -1,8 +1,9 @@
-"""LSE's geometry (rtvos/models/lse/geometry.py): the crop, the offsets' targets, the box pseudo-labels."""
+"""LSE's geometry (rtvos/models/lse/geometry.py): the crop, the offsets' targets, the box pseudo-labels, the
+first pass's pseudo-labels."""
 
 import numpy as np
 
-from rtvos.models.lse.geometry import IGNORE, box_pseudo_labels, crop_box, offset_targets
+from rtvos.models.lse.geometry import IGNORE, box_pseudo_labels, crop_box, first_pass_labels, offset_targets
 
 
 def test_the_crop_is_a_square_around_the_box_grown_by_the_margin():
@@ -29,3 +30,15 @@ def test_box_pseudo_labels_follow_the_papers_rule():
     prob = np.array([[0.9, 0.55, 0.2, 0.95]], np.float32)
     inside = np.array([[True, True, True, False]])
     assert box_pseudo_labels(prob, inside).tolist() == [[1.0, IGNORE, IGNORE, 0.0]]  # outside: background
+
+
+def test_first_pass_labels_trust_a_masks_inside_and_outside_but_not_its_edge_or_beyond_the_frame():
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
+    whole = first_pass_labels(mask, (0.0, 0.0, 40.0, 40.0), 40)  # the crop is the frame, one cell a pixel
+    assert whole[20, 20] == 1.0 and whole[2, 2] == 0.0             # deep inside / far outside
+    assert whole[10, 20] == IGNORE and whole[9, 20] == IGNORE      # the mask's first row and the row before
+    assert whole[12, 20] == 1.0 and whole[7, 20] == 0.0            # two cells in / out: labelled again
+    beyond = first_pass_labels(mask, (-40.0, 0.0, 40.0, 80.0), 40)  # half the crop lies beyond the frame
+    assert np.all(beyond[:, :18] == IGNORE) and np.all(beyond[22:] == IGNORE)   # left of it, below it
+    assert beyond[10, 30] == 1.0 and beyond[2, 22] == 0.0

@@ -1,8 +1,10 @@
 """`lse` (rtvos/models/lse/segmenter.py) with the packaged network: from a box and from a mask, zoomed crops,
-an object found again after it left its crop, objects added and removed, and box starts for other models."""
+an object found again after it left its crop, objects added and removed, box starts for other models, and
+two passes over a recording."""
 
 import numpy as np
 import pytest
+import torch
 from helpers import striped_disc_scene
 
 from rtvos.evaluation.metrics import iou
@@ -14,10 +16,16 @@ needs_checkpoint = pytest.mark.skipif(not SPEC.checkpoint_path.is_file(), reason
                                                                                  f"{SPEC.checkpoint_path}")
 
 
+def lse(**options):
+    """`lse` whose first-frame fine-tuning runs its steps whatever the machine's load (its time budget
+    would otherwise cut it short on a busy machine, and the test would depend on the load)."""
+    return create_segmenter("lse", progress=False, finetune_seconds=600, **options)
+
+
 @needs_checkpoint
 def test_from_a_box_it_segments_and_follows_the_object_and_finds_it_again_after_it_left_the_crop():
     frames = striped_disc_scene([(150 + 6 * i, 180) for i in range(4)] + [(500 + 6 * i, 180) for i in range(8)])
-    seg = create_segmenter("lse", progress=False)
+    seg = lse()
     first = seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))
     assert iou(first.mask > 0, frames[0][1] > 0) > 0.7  # the box became the object's mask
     assert seg.objects[1].report["from_box"]
@@ -33,7 +41,7 @@ def test_objects_come_and_go_and_each_has_its_own_crop():
     image, mask = frames[0]
     label = mask.copy()
     label[250:320, 450:560] = 2                       # a second object: a patch of background
-    seg = create_segmenter("lse", progress=False)
+    seg = lse()
     seg.start(image, label)
     assert sorted(seg.objects) == [1, 2]
     r = seg.step(frames[1][0])
@@ -50,3 +58,32 @@ def test_a_box_start_for_a_model_that_starts_from_masks_goes_through_lse_when_as
     checkpoint = create_segmenter("static").start(frames[0][0], Target.from_boxes(boxes, f"lse:{SPEC.checkpoint_path}"))
     assert iou(lse_start > 0, frames[0][1] > 0) > 0.7
     assert np.array_equal(checkpoint.mask, lse_start)  # lse:PATH names the network: here the packaged one
+
+
+@needs_checkpoint
+def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restart_from_it():
+    frames = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(10)])
+    seg = lse(adapt_frames=4, adapt_steps=5)
+    seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))
+    first_head = [p.detach().clone() for p in seg.objects[1].net.foreground.parameters()]
+    first_crops = seg.objects[1].first
+    for f, _ in frames[1:]:
+        seg.scan(f)
+    kept = seg.objects[1]
+    assert kept.scanned == 9 and len(kept.images) == len(kept.labels) == first_crops + 4  # a sample, not all
+    assert all(lab.shape == kept.labels[0].shape for lab in kept.labels)
+    seg.adapt()
+    seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))  # the second pass begins ...
+    report = seg.objects[1].report
+    assert report["adapted"]["steps"] == 5 and report["adapted"]["scanned"] == 9  # ... from the adapted head
+    assert any(not torch.equal(a, b) for a, b in zip(first_head, seg.objects[1].net.foreground.parameters()))
+    assert seg.adapted == {}                                        # used once: a later start fine-tunes anew
+    assert min(iou(seg.step(f).mask > 0, m > 0) for f, m in frames[1:4]) > 0.6
+
+
+def test_a_model_that_does_not_adapt_says_so():
+    seg = create_segmenter("static")
+    frames = striped_disc_scene([(150, 180)])
+    seg.start(frames[0][0], frames[0][1])
+    with pytest.raises(ValueError, match="does not adapt"):
+        seg.adapt()

@@ -73,3 +73,27 @@ def test_a_recording_brings_its_own_target_or_the_job_says_what_to_give(tmp_path
     p = subprocess.run(RTVOS + ["segment", "synthetic", "--out", str(tmp_path / "r")], capture_output=True,
                        text=True, timeout=120)
     assert p.returncode == 2 and "never ends" in p.stderr
+
+
+def test_two_passes_over_a_recording_write_every_mask_once_and_only_for_a_model_that_adapts(tmp_path):
+    from helpers import disc_davis_root
+
+    from rtvos.models.lse import SPEC
+
+    folder = f"folder:{disc_davis_root(tmp_path / 'davis', n_frames=8)}/JPEGImages/480p/disc"
+    p = subprocess.run(RTVOS + ["segment", folder, "--out", str(tmp_path / "s"), "--model", "static", "--two-pass"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "does not adapt" in p.stderr
+    if not SPEC.checkpoint_path.is_file():
+        pytest.skip(f"no trained LSE network at {SPEC.checkpoint_path}")
+    p = subprocess.run(RTVOS + ["segment", folder, "--out", str(tmp_path / "l"), "--model", "lse", "--two-pass",
+                                "--option", "adapt_steps=5", "--option", "finetune_seconds=600"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "8 masks of 8 frames" in p.stderr and "first pass" in p.stderr  # both passes' progress bars
+    truth = sorted((tmp_path / "davis/Annotations/480p/disc").glob("*.png"))
+    masks = sorted((tmp_path / "l/disc").glob("*.png"))
+    assert [m.name for m in masks] == [t.name for t in truth]
+    ious = [((read_label_png(m) > 0) & (read_label_png(t) > 0)).sum() / ((read_label_png(m) > 0) | (read_label_png(t) > 0)).sum()
+            for m, t in zip(masks, truth)]
+    assert np.mean(ious) > 0.6, ious

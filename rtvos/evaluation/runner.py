@@ -14,7 +14,8 @@ Summary dict (fractions in 0..1)::
 Global values are the mean over objects, as in the official code; with one object per sequence
 (DAVIS 2016) that is the mean over sequences of the per-sequence values.  A sequence's values are the
 mean over its objects.  "frames" counts the frames scored (first and last of each sequence left out);
-"fps" (only from `evaluate`) is frames stepped per second of time spent inside `step`.
+"fps" (only from `evaluate`) is frames stepped per second of time spent inside `step` (with two passes:
+the first pass and the adaptation count too, over the frames of one pass).
 """
 
 from __future__ import annotations
@@ -149,6 +150,7 @@ def evaluate(
     progress: bool = True,
     max_frames: int | None = None,
     init: Callable[[np.ndarray], Target | np.ndarray] | None = None,
+    two_pass: bool = False,
 ) -> dict:
     """Run a fresh segmenter on each sequence, write its masks to `out_dir`, score them.
 
@@ -156,7 +158,8 @@ def evaluate(
     sequence are run and scored (the last of those N is left out of the score).  `init` turns the
     first annotation into the target the segmenter starts from (None: the annotation itself; e.g. the
     boxes of its objects, `rtvos eval --init box`); frame 0's result is the annotation either way, and
-    it is not scored.
+    it is not scored. `two_pass`: each sequence is scanned once, the model adapts to it
+    (Segmenter.adapt), and the second pass's masks are scored.
     The progress bar's postfix shows the sequence being run and J so far over finished sequences.
     """
     if max_frames is not None and max_frames < 3:
@@ -165,12 +168,25 @@ def evaluate(
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     step_seconds, steps = 0.0, 0
     scores: list[SequenceScore] = []
-    with tqdm(total=sum(lengths), disable=not progress, unit="frame") as bar:
+    passes = 2 if two_pass else 1
+    with tqdm(total=passes * sum(lengths), disable=not progress, unit="frame") as bar:
         for seq, n in zip(seqs, lengths):
             bar.set_postfix(seq=seq.name, J=_running_j(scores))
-            session = StreamSession(make_segmenter())
+            segmenter = make_segmenter()
+            if two_pass and not segmenter.two_pass:
+                raise ValueError(f"model {segmenter.name!r} does not adapt to a recording: evaluate it without --two-pass")
+            session = StreamSession(segmenter)
             first = seq.load_mask(0)
-            session.start(seq.load_frame(0), first if init is None else init(first))
+            target = first if init is None else init(first)
+            session.start(seq.load_frame(0), target)
+            if two_pass:
+                t0 = time.perf_counter()
+                for i in range(1, n):
+                    session.scan(seq.load_frame(i))
+                    bar.update(1)
+                segmenter.adapt()
+                step_seconds += time.perf_counter() - t0
+                session.start(seq.load_frame(0), target)
             write_result(out_dir, seq.name, seq.frame_names[0], first)
             bar.update(1)
             for i in range(1, n):

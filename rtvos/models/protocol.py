@@ -4,6 +4,11 @@
     seg.step(frame) -> Result  # label mask at full frame resolution, per-object scores
     seg.add_object(frame, k, target, current) / seg.remove_object(frame, k, current)
 
+A recorded video may be segmented twice (the LSE paper's video-level adaptation): `scan` steps through
+it once while the model keeps what it learns from, `adapt` retrains once, and the next `start` on the
+same objects begins from what was learned (rtvos.evaluation.runner and rtvos.segment drive it with
+`--two-pass`, for the models whose `two_pass` is true).
+
 Frames are HxWx3 uint8 RGB arrays.  `Segmenter` is a template: its public methods check the input and
 the model's output once, keep the state every model has (`started`, `ids`, `frame_hw`), and call the
 model's own `_start` / `_step` (and optionally `_add_object` / `_remove_object`).  What a stream's
@@ -79,10 +84,12 @@ class Segmenter(abc.ABC):
       _add_object / _remove_object (optional): the default restarts on the frame with the new label mask;
         models with per-object state override them to touch only that object.
       _warm_up (optional): what building everything for a frame size takes (default: a start and a step).
+      _observe / _adapt (optional): the two-pass adaptation of a recorded video (default: nothing to learn).
     """
 
     name: str = "segmenter"
     config_class: type | None = None
+    two_pass: bool = False  # learns from a first pass over a recorded video (`_observe` / `_adapt`)
 
     def __init__(self, name: str | None = None, **options):
         if name is not None:
@@ -133,6 +140,14 @@ class Segmenter(abc.ABC):
         that turns boxes into masks itself (LSE) overrides it."""
         return box_mask(frame, box, box_init)
 
+    def _observe(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """A first pass's frame and the label mask the model gave it: keep what `_adapt` learns from."""
+
+    def _adapt(self) -> None:
+        """Retrain once on what `_observe` kept, so that the next start on the same objects begins from
+        it (only models whose `two_pass` is true are asked)."""
+        raise NotImplementedError
+
     def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Build what frames of this size need (engines, caches). Default: start on `frame` and step once."""
         self._start(frame, label)
@@ -174,6 +189,21 @@ class Segmenter(abc.ABC):
         label, scores = self._step(frame)
         self._check_label(label)
         return Result.from_label_mask(label, scores, self.ids)
+
+    def scan(self, frame: np.ndarray) -> Result:
+        """A step of the first pass over a recorded video: the model also keeps what `adapt` learns from."""
+        result = self.step(frame)
+        self._observe(frame, result.mask)
+        return result
+
+    def adapt(self) -> None:
+        """After a first pass of `scan`s: retrain once on it; the next `start` on the same objects begins
+        from what was learned (run the recording again from its first frame)."""
+        if not self.two_pass:
+            raise ValueError(f"model {self.name!r} does not adapt to a recording: run it once, without --two-pass")
+        if not self.started:
+            raise RuntimeError("adapt() before start(): scan a recording first")
+        self._adapt()
 
     def add_object(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray,
                    current: np.ndarray) -> Result:

@@ -44,6 +44,12 @@ class StreamSession:
             return Result.empty(*frame.shape[:2])
         return self._keep(self.segmenter.step(frame))
 
+    def scan(self, frame: np.ndarray) -> Result:
+        """A step of the first pass over a recording (Segmenter.scan: the model keeps what it adapts on)."""
+        if not self.following:
+            return Result.empty(*frame.shape[:2])
+        return self._keep(self.segmenter.scan(frame))
+
     def add(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray) -> Result:
         """Follow one more object from `frame` on (after a reset, or before any target, it is all there is)."""
         if self.following:

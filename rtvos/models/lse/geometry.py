@@ -1,5 +1,5 @@
-"""LSE's geometry: the zoomed-in crop around an object, the location embedding's targets, and the
-first-frame pseudo-labels from a box.
+"""LSE's geometry: the zoomed-in crop around an object, the location embedding's targets, the
+first-frame pseudo-labels from a box, and the pseudo-labels of a first pass over a recording.
 
 Crops are squares (the paper's 321x321; here CROP = 256, a multiple of 32 that a 2-core CPU runs at
 15 fps with the backbone) around the object's box grown by a margin, so the object fills a steady share
@@ -7,9 +7,10 @@ of the crop whatever its size; the maps come back into the frame with rtvos.mode
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from rtvos.models.shared.crops import Box, enlarge, square
+from rtvos.models.shared.crops import Box, crop, enlarge, square
 
 CROP = 256           # the crop's side, pixels
 STRIDE = 4           # the network's output stride: maps are CROP / STRIDE on a side
@@ -48,4 +49,15 @@ def box_pseudo_labels(prob: np.ndarray, inside: np.ndarray, threshold: float = P
     inside the box, 0 outside the box, IGNORE inside the box where it is not confident."""
     labels = np.where(inside, IGNORE, 0.0).astype(np.float32)
     labels[inside & (prob >= threshold)] = 1.0
+    return labels
+
+
+def first_pass_labels(mask: np.ndarray, cbox: Box, size: int, band: int = 1) -> np.ndarray:
+    """A first pass's mask (HxW bool) as labels of the `size` x `size` crop `cbox` (the paper's
+    adaptation, section 3): 1 inside, 0 outside, IGNORE within `band` cells of its edge (where a coarse
+    mask is least sure) and outside the frame."""
+    labels = crop(mask.astype(np.float32), cbox, size, interpolation=cv2.INTER_NEAREST, fill=IGNORE)
+    fg = (labels == 1).astype(np.uint8)
+    kernel = np.ones((2 * band + 1, 2 * band + 1), np.uint8)
+    labels[cv2.dilate(fg, kernel) != cv2.erode(fg, kernel)] = IGNORE
     return labels

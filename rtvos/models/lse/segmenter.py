@@ -19,8 +19,11 @@ background would otherwise widen the next crop, which lets it spill further. An 
 found again or the crop covers the frame; while searching, the foreground branch alone decides (the
 location-sensitive embedding expects the object at the centre of its crop, where a lost one is not).
 
-The paper's optional second pass over a recorded video (scan, retrain on pseudo-labels, scan again) is
-not built: rtvos segments streams frame by frame.
+Two passes over a recorded video (the paper's model adaptation; `rtvos eval|segment --two-pass`, never
+live): the first pass (`scan`) keeps, per object, up to `adapt_frames` crops of frames spread over the
+video (a reservoir sample) with the pass's own masks as pseudo-labels (first_pass_labels: the mask's edge
+unlabelled); `adapt` fine-tunes the object's foreground head once more on them and the first frame's
+crops; the second pass starts from the adapted heads and does not change them again.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import torch
 from rtvos.engines import EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.lse import SPEC, TRAIN_COMMAND
-from rtvos.models.lse.geometry import CROP, IGNORE, MARGIN, STRIDE, box_pseudo_labels, crop_box
+from rtvos.models.lse.geometry import CROP, IGNORE, MARGIN, STRIDE, box_pseudo_labels, crop_box, first_pass_labels
 from rtvos.models.lse.losses import foreground_loss
 from rtvos.models.lse.net import LSENetwork, fuse, reference
 from rtvos.models.protocol import Segmenter
@@ -137,6 +140,11 @@ class LSEConfig:
     finetune_seconds: float = 5.0   # ... or this much time per object, whichever ends first (0: none)
     finetune_crops: int = 6         # crops of the first frame to fine-tune on
     finetune_lr: float = 1e-3
+    adapt_frames: int = 12          # two passes: first-pass frames kept per object to adapt on (a reservoir)
+    adapt_steps: int = 100          # the adaptation's Adam steps ...
+    adapt_seconds: float = 10.0     # ... or this much time per object, whichever ends first
+    adapt_batch: int = 8            # crops per adaptation step
+    adapt_band: int = 1             # crop-map cells along a first-pass mask's edge left unlabelled
     progress: bool = True           # a progress bar while fine-tuning (stderr)
     checkpoint: str = ""            # pre-trained network; "" = the packaged rtvos/models/lse/lse.pt
     backend: str = "auto"           # backbone engine: auto | torch | onnxruntime | tensorrt
@@ -151,11 +159,16 @@ class ObjectState:
     box: Box                        # the last tight box
     margin: float                   # the crop margin now (widened while lost)
     report: dict = field(default_factory=dict)
+    images: list[np.ndarray] = field(default_factory=list)  # crops to adapt on: the first frame's, then the
+    labels: list[torch.Tensor] = field(default_factory=list)  # first pass's kept ones; their MAP x MAP labels
+    first: int = 0                  # how many of them are the first frame's
+    scanned: int = 0                # first-pass frames in which the object was found
 
 
 class LSESegmenter(Segmenter):
     name = "lse"
     config_class = LSEConfig
+    two_pass = True
 
     def __init__(self, net: LSENetwork | None = None, features: CropFeatures | None = None, **options):
         """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified."""
@@ -163,6 +176,7 @@ class LSESegmenter(Segmenter):
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
         self.features = features or CropFeatures(self.cfg.backend, self.cfg.precision)
         self.objects: dict[int, ObjectState] = {}
+        self.adapted: dict[int, ObjectState] = {}  # what adapt() learned, for the next start on these objects
 
     def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
         """LSE turns a box into its first mask itself, with its own network, whatever `box_init` says."""
@@ -199,10 +213,14 @@ class LSESegmenter(Segmenter):
         return images, torch.from_numpy(np.stack(maps))
 
     def _fit_object(self, frame: np.ndarray, k: int, label: np.ndarray) -> ObjectState:
-        """A fine-tuned copy of the network and the reference embedding for object k."""
+        """A fine-tuned copy of the network and the reference embedding for object k (the adapted ones, after
+        adapt())."""
         mask = label == k
         given = self.start_boxes.get(k)
         box = tuple(float(v) for v in given) if given is not None else mask_box(mask)
+        if k in self.adapted:
+            ob = self.adapted.pop(k)
+            return ObjectState(net=ob.net, r=ob.r, box=box, margin=self.cfg.margin, report=ob.report)
         labels_full = self._first_frame_labels(frame, mask, given)
         rng = np.random.default_rng([self.cfg.seed, k])
         torch.manual_seed(self.cfg.seed)
@@ -226,11 +244,58 @@ class LSESegmenter(Segmenter):
                           self.cfg.finetune_lr, f"lse: fine-tuning on object {k}", self.cfg.progress)
         net.eval()
         report.update(crops=len(images), from_box=given is not None)
-        return ObjectState(net=net, r=r_each[0], box=box, margin=self.cfg.margin, report=report)
+        return ObjectState(net=net, r=r_each[0], box=box, margin=self.cfg.margin, report=report,
+                           images=images, labels=list(labels), first=len(images))
 
     # ------------------------------------------------------------------------------------ protocol
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         self.objects = {k: self._fit_object(frame, k, label) for k in self.ids}
+        self.adapted = {}  # learned for these objects and used, or for others and forgotten
+
+    def _observe(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """Keep a reservoir sample of `adapt_frames` crops per object, labelled by this pass's mask."""
+        for k in self.ids:
+            ob, mask = self.objects[k], label == k
+            if np.count_nonzero(mask) < self.cfg.min_pixels:
+                continue  # not found here: nothing certain to learn
+            ob.scanned += 1
+            n = ob.scanned
+            slot = n - 1 if n <= self.cfg.adapt_frames else int(np.random.default_rng([self.cfg.seed, k, n]).integers(n))
+            if slot >= self.cfg.adapt_frames:
+                continue
+            cbox = crop_box(mask_box(mask), self.cfg.margin)
+            image, labels = crop(frame, cbox, CROP), torch.from_numpy(first_pass_labels(mask, cbox, MAP, self.cfg.adapt_band))
+            if ob.first + slot < len(ob.images):
+                ob.images[ob.first + slot], ob.labels[ob.first + slot] = image, labels
+            else:
+                ob.images.append(image)
+                ob.labels.append(labels)
+
+    def _adapt(self) -> None:
+        """Fine-tune each object's foreground head once more on its first-frame and first-pass crops."""
+        self.adapted = {k: self._adapt_object(k, self.objects[k]) for k in self.ids}
+
+    def _adapt_object(self, k: int, ob: ObjectState) -> ObjectState:
+        with torch.no_grad():
+            pyramid = self.features(ob.images)
+            x4, _ = ob.net.features(*pyramid)
+            lse = ob.net(*pyramid)[3]
+        labels = torch.stack(ob.labels)
+        gen = torch.Generator().manual_seed(self.cfg.seed + k)
+        batch = min(self.cfg.adapt_batch, len(ob.images))
+
+        def loss() -> torch.Tensor:
+            pick = torch.randperm(len(ob.images), generator=gen)[:batch]
+            fg_logit = ob.net.foreground(x4[pick])
+            fg = torch.sigmoid(fg_logit[:, 0])
+            return foreground_loss(fg_logit, fuse(fg, lse[pick], ob.r) if self.cfg.fusion else fg, labels[pick])
+
+        ob.net.train()
+        report = finetune(ob.net.foreground.parameters(), loss, self.cfg.adapt_steps, self.cfg.adapt_seconds,
+                          self.cfg.finetune_lr, f"lse: adapting object {k} to the video", self.cfg.progress)
+        ob.net.eval()
+        report.update(crops=len(ob.images), scanned=ob.scanned)
+        return ObjectState(net=ob.net, r=ob.r, box=ob.box, margin=self.cfg.margin, report={**ob.report, "adapted": report})
 
     def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         self.objects[object_id] = self._fit_object(frame, object_id, label)
