@@ -228,13 +228,13 @@ def default_eval_split(root: str) -> str | None:
 
 def adapts_to_recordings(model: str, command: str) -> bool:
     """Whether `model` can run two passes over a recording (--two-pass); says why not when it cannot."""
-    from rtvos.models import get_spec
-    from rtvos.models.spec import load_by_path
+    from rtvos.models import MODELS
 
-    if load_by_path(get_spec(model).segmenter).two_pass:
+    if MODELS[model].two_pass:
         return True
-    print(f"rtvos {command}: --two-pass: model {model!r} does not adapt to a recording (lse does); run it once, "
-          "without --two-pass", file=sys.stderr)
+    adapting = ", ".join(name for name, spec in MODELS.items() if spec.two_pass)
+    print(f"rtvos {command}: --two-pass: model {model!r} does not adapt to a recording (models that do: {adapting}); "
+          "run it without --two-pass", file=sys.stderr)
     return False
 
 
@@ -260,6 +260,9 @@ def cmd_eval(args) -> int:
         except SplitError as exc:
             print(f"rtvos eval: --split: {exc}", file=sys.stderr)
             return 2
+    if args.score and args.two_pass:
+        print("rtvos eval: --two-pass runs a model; --score runs none: give one of them", file=sys.stderr)
+        return 2
     if args.score:  # masks written by anything, in the DAVIS results layout: score them, run nothing
         summary = score_results(args.score, args.davis_root, sequences, args.max_frames, progress=not args.quiet)
         summary["results"] = args.score
@@ -502,7 +505,7 @@ def cmd_models(args) -> int:
 
 # ---------------------------------------------------------------------------------------------- main
 TWO_PASS_HELP = ("scan each recording once, let the model adapt to it, then segment it (the LSE paper's model "
-                 "adaptation; models that adapt: lse)")
+                 "adaptation; a model that does not adapt says so)")
 MODEL_HELP = "segmenter name (see `rtvos models`; default %(default)s)"
 OPTION_HELP = "model option, e.g. height=256 (repeatable; see `rtvos models`)"
 THREADS_HELP = "torch threads (default: all cores)"

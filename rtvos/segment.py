@@ -49,8 +49,8 @@ class SegmentReport:
     masks: int = 0           # masks written (frames read minus those the model failed on)
     failed: list[str] = field(default_factory=list)  # frames the model failed on, and why
     skipped: int = 0         # frames the source could not read
-    seconds: float = 0.0     # time spent in the model's steps (its start on the first frame apart; with two
-    #                          passes the first pass and the adaptation too)
+    seconds: float = 0.0     # time spent in the model's steps (its starts on the first frame apart; with two
+    #                          passes the first pass's steps and the adaptation too)
 
     @property
     def fps(self) -> float:
@@ -86,37 +86,43 @@ def _objects(result) -> list[dict]:
             for o in result.objects]
 
 
-def _first_target(frame, target: Target | np.ndarray | None, name: str) -> Target:
-    first = target if target is not None else frame.target
-    if first is None:
-        raise SegmentError(f"{name} has no first-frame target: give --target-mask M.png or --box x0,y0,x1,y1")
-    return as_target(first, frame.height, frame.width)
-
-
 def first_pass(source: Source, session: StreamSession, target: Target | np.ndarray | None, name: str,
-               progress: bool = True) -> None:
-    """Scan `source` once and let the session's model adapt to it (Segmenter.scan / adapt). A frame the
-    model fails on is left out of what it learns (the pass that writes masks counts it)."""
+               progress: bool = True) -> float:
+    """The first of two passes over `source` (StreamSession.first_pass), with a progress bar; returns the
+    seconds spent in the model. Nothing happens for a recording without a readable frame."""
+    try:
+        session.segmenter.check_two_pass()
+    except ValueError as exc:
+        raise SegmentError(str(exc)) from exc
     frames = source.frames()
     try:
         with tqdm(total=source.frame_count, unit="frame", desc=f"{name} (first pass)", disable=not progress) as bar:
-            for n, frame in enumerate(frames):
-                if n == 0:
-                    try:
-                        session.start(frame.image, _first_target(frame, target, name))
-                    except SegmentError:
-                        raise
-                    except Exception as exc:
-                        raise SegmentError(f"the model could not start on the first frame: {exc}") from exc
-                else:
-                    try:
-                        session.scan(frame.image)
-                    except Exception:  # noqa: BLE001 (counted by the second pass, which meets it again)
-                        pass
-                bar.update(1)
+            frame = next(frames, None)
+            if frame is None:
+                return 0.0
+            _start(session, frame, target, name)
+            bar.update(1)
+
+            def images():
+                for f in frames:
+                    yield f.image
+                    bar.update(1)
+
+            return session.first_pass(images())
     finally:
         frames.close()
-    session.segmenter.adapt()
+
+
+def _start(session: StreamSession, frame, target: Target | np.ndarray | None, name: str):
+    """Start on the recording's first frame: `target`, else the recording's own; SegmentError if neither
+    is there or the model cannot start."""
+    first = target if target is not None else frame.target
+    if first is None:
+        raise SegmentError(f"{name} has no first-frame target: give --target-mask M.png or --box x0,y0,x1,y1")
+    try:
+        return session.start(frame.image, as_target(first, frame.height, frame.width))
+    except Exception as exc:
+        raise SegmentError(f"the model could not start on the first frame: {exc}") from exc
 
 
 def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path, *, name: str | None = None,
@@ -125,11 +131,14 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
                       progress: bool = True, two_pass: bool = False) -> SegmentReport:
     """Run `segmenter` on every frame of `source`; see the module docstring. `target` (else the source's
     first-frame target) names the objects on the first frame; `two_pass`: a first pass to adapt on."""
-    if two_pass and not segmenter.two_pass:
-        raise SegmentError(f"model {segmenter.name!r} does not adapt to a recording: run it without --two-pass")
     name = name or source.name
     rate = getattr(source, "native_fps", None) or DEFAULT_RATE
     report = SegmentReport(name=name)
+    session = StreamSession(segmenter)
+    skipped_before = 0
+    if two_pass:
+        report.seconds = first_pass(source, session, target, name, progress)
+        skipped_before = source.skipped
     recorder = video = None
     if mcap:
         from rtvos.ros.mcap_file import McapRecorder  # noqa: PLC0415 (the MCAP libraries load only when needed)
@@ -137,12 +146,6 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
         recorder = McapRecorder(mcap)
     if overlay_video:
         video = OverlayVideo(overlay_video, rate)
-    session = StreamSession(segmenter)
-    skipped_before = 0
-    if two_pass:
-        t0 = time.perf_counter()
-        first_pass(source, session, target, name, progress)
-        report.seconds, skipped_before = time.perf_counter() - t0, source.skipped
     t_start = time.time_ns()
     frames = source.frames()
     try:
@@ -153,7 +156,7 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
                 t0 = time.perf_counter()
                 try:
                     if report.frames == 1:
-                        result = session.start(frame.image, _first_target(frame, target, name))
+                        result = _start(session, frame, target, name)
                     else:
                         result = session.step(frame.image)
                         report.seconds += time.perf_counter() - t0
@@ -162,8 +165,6 @@ def segment_recording(source: Source, segmenter: Segmenter, out_dir: str | Path,
                 except Exception as exc:  # the model failed on this frame: counted, the job goes on
                     report.failed.append(f"{frame_name}: {type(exc).__name__}: {exc}")
                     bar.update(1)
-                    if report.frames == 1:
-                        raise SegmentError(f"the model could not start on the first frame: {exc}") from exc
                     continue
                 write_result(out_dir, name, frame_name, result.mask)
                 report.masks += 1

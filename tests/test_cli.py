@@ -107,6 +107,9 @@ def test_eval_scores_a_results_folder_written_before(tmp_path):
     p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root), "--out", str(tmp_path / "o"), "--model", "frtm",
                                 "--two-pass"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "does not adapt" in p.stderr and "lse" in p.stderr  # before any model loads
+    p = subprocess.run(RTVOS + ["eval", "--davis-root", str(root), "--score", str(tmp_path / "res"), "--two-pass"],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and "--score runs none" in p.stderr
 
 
 def test_eval_scores_the_dev_split_of_the_training_data_by_default_and_everything_elsewhere(tmp_path):

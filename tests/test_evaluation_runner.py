@@ -75,8 +75,8 @@ def test_two_passes_score_the_second_pass_of_a_model_that_adapts_and_refuse_one_
         return made[-1]
 
     s = evaluate(make, root, tmp_path / "lse", progress=False, two_pass=True)
-    assert len(made) == 1 and made[0].objects[1].report["adapted"]["scanned"] == 5  # one model, adapted once
-    assert s["frames"] == 4 and s["J"] > 0.6 and s["fps"] > 0   # the second pass's masks, scored
+    assert len(made) == 1 and made[0].objects[1].report["adapted"]["scanned"] == 5  # one model, adapted once,
+    assert s["frames"] == 4 and s["J"] > 0.6   # and the pass it made after adapting is the one scored
 
 
 @pytest.mark.skipif(not (DAVIS_ROOT / "JPEGImages").is_dir(), reason=f"DAVIS data not found at {DAVIS_ROOT}")

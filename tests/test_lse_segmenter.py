@@ -63,8 +63,9 @@ def test_a_box_start_for_a_model_that_starts_from_masks_goes_through_lse_when_as
 @needs_checkpoint
 def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restart_from_it():
     frames = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(10)])
+    target = Target.from_boxes(boxes_of(frames[0][1]))
     seg = lse(adapt_frames=4, adapt_steps=5)
-    seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))
+    seg.start(frames[0][0], target)
     first_head = [p.detach().clone() for p in seg.objects[1].net.foreground.parameters()]
     first_crops = seg.objects[1].first
     for f, _ in frames[1:]:
@@ -73,12 +74,25 @@ def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restar
     assert kept.scanned == 9 and len(kept.images) == len(kept.labels) == first_crops + 4  # a sample, not all
     assert all(lab.shape == kept.labels[0].shape for lab in kept.labels)
     seg.adapt()
-    seg.start(frames[0][0], Target.from_boxes(boxes_of(frames[0][1])))  # the second pass begins ...
+    seg.start(frames[0][0], target)                                # the second pass begins ...
     report = seg.objects[1].report
     assert report["adapted"]["steps"] == 5 and report["adapted"]["scanned"] == 9  # ... from the adapted head
     assert any(not torch.equal(a, b) for a, b in zip(first_head, seg.objects[1].net.foreground.parameters()))
-    assert seg.adapted == {}                                        # used once: a later start fine-tunes anew
     assert min(iou(seg.step(f).mask > 0, m > 0) for f, m in frames[1:4]) > 0.6
+    seg.start(frames[0][0], target)                                # used once: a later start fine-tunes anew
+    assert "adapted" not in seg.objects[1].report
+
+
+@needs_checkpoint
+def test_what_was_adapted_serves_only_the_same_start_and_an_object_never_found_is_not_adapted():
+    frames = striped_disc_scene([(150, 180), (158, 182)])
+    seg = lse(adapt_steps=5)
+    seg.start(frames[0][0], frames[0][1])
+    seg.adapt()                                                    # nothing scanned: the head stays
+    assert seg.adapted[1].report["adapted"] == {"steps": 0, "why": "not found in the first pass", "crops": 6,
+                                                "scanned": 0}
+    seg.start(frames[1][0], frames[1][1])                          # another first frame: fine-tuned anew
+    assert "adapted" not in seg.objects[1].report
 
 
 def test_a_model_that_does_not_adapt_says_so():

@@ -21,9 +21,9 @@ the first pass and the adaptation count too, over the frames of one pass).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -142,6 +142,13 @@ def _running_j(scores: list[SequenceScore]) -> str:
     return f"{np.mean(values):.3f}" if values else "-"
 
 
+def _frames(seq: DavisSequence, start: int, stop: int, bar: tqdm) -> Iterator[np.ndarray]:
+    """Frames start..stop-1 of `seq`, the bar counting them."""
+    for i in range(start, stop):
+        yield seq.load_frame(i)
+        bar.update(1)
+
+
 def evaluate(
     make_segmenter: Callable[[], Segmenter],
     root: str | Path,
@@ -168,24 +175,16 @@ def evaluate(
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     step_seconds, steps = 0.0, 0
     scores: list[SequenceScore] = []
-    passes = 2 if two_pass else 1
-    with tqdm(total=passes * sum(lengths), disable=not progress, unit="frame") as bar:
+    scanned = sum(n - 1 for n in lengths) if two_pass else 0  # the first passes' frames (their start apart)
+    with tqdm(total=sum(lengths) + scanned, disable=not progress, unit="frame") as bar:
         for seq, n in zip(seqs, lengths):
             bar.set_postfix(seq=seq.name, J=_running_j(scores))
-            segmenter = make_segmenter()
-            if two_pass and not segmenter.two_pass:
-                raise ValueError(f"model {segmenter.name!r} does not adapt to a recording: evaluate it without --two-pass")
-            session = StreamSession(segmenter)
+            session = StreamSession(make_segmenter())
             first = seq.load_mask(0)
             target = first if init is None else init(first)
             session.start(seq.load_frame(0), target)
             if two_pass:
-                t0 = time.perf_counter()
-                for i in range(1, n):
-                    session.scan(seq.load_frame(i))
-                    bar.update(1)
-                segmenter.adapt()
-                step_seconds += time.perf_counter() - t0
+                step_seconds += session.first_pass(_frames(seq, 1, n, bar))
                 session.start(seq.load_frame(0), target)
             write_result(out_dir, seq.name, seq.frame_names[0], first)
             bar.update(1)

@@ -6,8 +6,8 @@
 
 A recorded video may be segmented twice (the LSE paper's video-level adaptation): `scan` steps through
 it once while the model keeps what it learns from, `adapt` retrains once, and the next `start` on the
-same objects begins from what was learned (rtvos.evaluation.runner and rtvos.segment drive it with
-`--two-pass`, for the models whose `two_pass` is true).
+same first frame and objects begins from what was learned (`StreamSession.first_pass` drives it, for
+the models whose `two_pass` is true).
 
 Frames are HxWx3 uint8 RGB arrays.  `Segmenter` is a template: its public methods check the input and
 the model's output once, keep the state every model has (`started`, `ids`, `frame_hw`), and call the
@@ -197,13 +197,17 @@ class Segmenter(abc.ABC):
         return result
 
     def adapt(self) -> None:
-        """After a first pass of `scan`s: retrain once on it; the next `start` on the same objects begins
-        from what was learned (run the recording again from its first frame)."""
-        if not self.two_pass:
-            raise ValueError(f"model {self.name!r} does not adapt to a recording: run it once, without --two-pass")
+        """After a first pass of `scan`s: retrain once on it; the next `start` on the same first frame and
+        objects begins from what was learned (run the recording again from its first frame)."""
+        self.check_two_pass()
         if not self.started:
             raise RuntimeError("adapt() before start(): scan a recording first")
         self._adapt()
+
+    def check_two_pass(self) -> None:
+        """ValueError, saying so, unless this model adapts to a recording (`two_pass`)."""
+        if not self.two_pass:
+            raise ValueError(f"model {self.name!r} does not adapt to a recording: run it in one pass")
 
     def add_object(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray,
                    current: np.ndarray) -> Result:

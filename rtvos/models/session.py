@@ -9,10 +9,16 @@ stage, `rtvos eval` and `rtvos bench` all drive their segmenter through one of t
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Iterable
+
 import numpy as np
 
 from rtvos.models.protocol import Result, Segmenter
 from rtvos.models.target import Target, TargetError, as_object
+
+log = logging.getLogger(__name__)
 
 
 class StreamSession:
@@ -49,6 +55,24 @@ class StreamSession:
         if not self.following:
             return Result.empty(*frame.shape[:2])
         return self._keep(self.segmenter.scan(frame))
+
+    def first_pass(self, frames: Iterable[np.ndarray]) -> float:
+        """The first of two passes over a recording, the session started on its first frame: scan the
+        following `frames`, then let the model adapt (Segmenter.scan / adapt); start again on the first
+        frame for the second pass. A frame the model fails on is left out of what it learns (the second
+        pass meets it again and says so). Returns the seconds spent in the model (reading frames apart)."""
+        self.segmenter.check_two_pass()
+        seconds = 0.0
+        for frame in frames:
+            t0 = time.perf_counter()
+            try:
+                self.scan(frame)
+            except Exception as exc:  # noqa: BLE001 (see above)
+                log.info("first pass: the model failed on a frame, left out of what it learns: %s", exc)
+            seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.segmenter.adapt()
+        return seconds + time.perf_counter() - t0
 
     def add(self, frame: np.ndarray, object_id: int, target: Target | np.ndarray) -> Result:
         """Follow one more object from `frame` on (after a reset, or before any target, it is all there is)."""

@@ -40,6 +40,11 @@ class ModelSpec:
             return None
         return Path(importlib.import_module(self.package).__file__).resolve().parent / self.checkpoint
 
+    @property
+    def two_pass(self) -> bool:
+        """The model adapts to a recording in two passes (rtvos.models.protocol)."""
+        return bool(load_by_path(self.segmenter).two_pass)
+
     def create(self, threads: int | None = None, **options):
         """A new segmenter. `threads`: torch's intra-op threads in this process (default: every core),
         set here because threads are the model side's business, not the pipeline's."""

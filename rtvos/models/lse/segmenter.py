@@ -29,6 +29,7 @@ crops; the second pass starts from the adapted heads and does not change them ag
 from __future__ import annotations
 
 import copy
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,7 +177,9 @@ class LSESegmenter(Segmenter):
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
         self.features = features or CropFeatures(self.cfg.backend, self.cfg.precision)
         self.objects: dict[int, ObjectState] = {}
-        self.adapted: dict[int, ObjectState] = {}  # what adapt() learned, for the next start on these objects
+        self.adapted: dict[int, ObjectState] = {}  # what adapt() learned, by object, for the next start ...
+        self.adapted_for: bytes | None = None       # ... on the same first frame and label mask (their digest)
+        self.started_on: bytes | None = None        # the digest of the last start's
 
     def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
         """LSE turns a box into its first mask itself, with its own network, whatever `box_init` says."""
@@ -212,45 +215,60 @@ class LSESegmenter(Segmenter):
             maps.append(crop(labels, cb, MAP, flip=flip, interpolation=cv2.INTER_NEAREST, fill=IGNORE))
         return images, torch.from_numpy(np.stack(maps))
 
-    def _fit_object(self, frame: np.ndarray, k: int, label: np.ndarray) -> ObjectState:
-        """A fine-tuned copy of the network and the reference embedding for object k (the adapted ones, after
-        adapt())."""
+    def _tune_head(self, net: LSENetwork, images: list[np.ndarray], labels: torch.Tensor, r: torch.Tensor | None,
+                   steps: int, seconds: float, batch: int, desc: str) -> tuple[dict, torch.Tensor]:
+        """Fine-tune `net`'s foreground head (in place) on crops and their MAP x MAP labels (1 / 0 / IGNORE),
+        `batch` crops a step, the fusion with `r` (None: each crop's own reference, from its labels).
+        Returns the budget's report and the references used."""
+        with torch.no_grad():
+            pyramid = self.features(images)
+            x4, _ = net.features(*pyramid)
+            lse = net(*pyramid)[3]
+        if r is None:
+            r = torch.stack([reference(e, t == 1) for e, t in zip(lse, labels)])
+        gen = torch.Generator().manual_seed(self.cfg.seed)
+        batch = min(batch, len(images))
+
+        def loss() -> torch.Tensor:
+            pick = torch.randperm(len(images), generator=gen)[:batch] if batch < len(images) else slice(None)
+            fg_logit = net.foreground(x4[pick])
+            fg = torch.sigmoid(fg_logit[:, 0])
+            refs = r[pick] if r.dim() == 2 else r
+            return foreground_loss(fg_logit, fuse(fg, lse[pick], refs) if self.cfg.fusion else fg, labels[pick])
+
+        net.train()
+        report = finetune(net.foreground.parameters(), loss, steps, seconds, self.cfg.finetune_lr, desc, self.cfg.progress)
+        net.eval()
+        return report, r
+
+    def _fit_object(self, frame: np.ndarray, k: int, label: np.ndarray,
+                    adapted: ObjectState | None = None) -> ObjectState:
+        """A fine-tuned copy of the network and the reference embedding for object k (`adapted`'s, when
+        adapt() learned them on this recording)."""
         mask = label == k
         given = self.start_boxes.get(k)
         box = tuple(float(v) for v in given) if given is not None else mask_box(mask)
-        if k in self.adapted:
-            ob = self.adapted.pop(k)
-            return ObjectState(net=ob.net, r=ob.r, box=box, margin=self.cfg.margin, report=ob.report)
+        if adapted is not None:
+            return ObjectState(net=adapted.net, r=adapted.r, box=box, margin=self.cfg.margin, report=adapted.report,
+                               images=adapted.images, labels=adapted.labels, first=adapted.first)
         labels_full = self._first_frame_labels(frame, mask, given)
         rng = np.random.default_rng([self.cfg.seed, k])
         torch.manual_seed(self.cfg.seed)
         images, labels = self._crops(frame, labels_full, box, rng)
         net = copy.deepcopy(self.pretrained)
         net.foreground.requires_grad_(True)  # (a network saved mid-training may carry a stage's freezing)
-        fg_target = (labels == 1)
-        with torch.no_grad():
-            pyramid = self.features(images)
-            x4, _ = net.features(*pyramid)
-            lse = net(*pyramid)[3]
-        r_each = torch.stack([reference(e, t) for e, t in zip(lse, fg_target)])
-
-        def loss() -> torch.Tensor:
-            fg_logit = net.foreground(x4)
-            fg = torch.sigmoid(fg_logit[:, 0])
-            return foreground_loss(fg_logit, fuse(fg, lse, r_each) if self.cfg.fusion else fg, labels)
-
-        net.train()
-        report = finetune(net.foreground.parameters(), loss, self.cfg.finetune_steps, self.cfg.finetune_seconds,
-                          self.cfg.finetune_lr, f"lse: fine-tuning on object {k}", self.cfg.progress)
-        net.eval()
+        report, r_each = self._tune_head(net, images, labels, None, self.cfg.finetune_steps, self.cfg.finetune_seconds,
+                                         len(images), f"lse: fine-tuning on object {k}")
         report.update(crops=len(images), from_box=given is not None)
         return ObjectState(net=net, r=r_each[0], box=box, margin=self.cfg.margin, report=report,
                            images=images, labels=list(labels), first=len(images))
 
     # ------------------------------------------------------------------------------------ protocol
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
-        self.objects = {k: self._fit_object(frame, k, label) for k in self.ids}
-        self.adapted = {}  # learned for these objects and used, or for others and forgotten
+        key = hashlib.blake2b(frame.tobytes() + label.tobytes(), digest_size=16).digest()
+        adapted = self.adapted if key == self.adapted_for else {}  # learned on this recording's start, or not
+        self.objects = {k: self._fit_object(frame, k, label, adapted.get(k)) for k in self.ids}
+        self.adapted, self.adapted_for, self.started_on = {}, None, key
 
     def _observe(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Keep a reservoir sample of `adapt_frames` crops per object, labelled by this pass's mask."""
@@ -272,30 +290,21 @@ class LSESegmenter(Segmenter):
                 ob.labels.append(labels)
 
     def _adapt(self) -> None:
-        """Fine-tune each object's foreground head once more on its first-frame and first-pass crops."""
+        """Fine-tune each object's foreground head once more on its first-frame and first-pass crops; the
+        next start on the same first frame and objects begins from them."""
         self.adapted = {k: self._adapt_object(k, self.objects[k]) for k in self.ids}
+        self.adapted_for = self.started_on
 
     def _adapt_object(self, k: int, ob: ObjectState) -> ObjectState:
-        with torch.no_grad():
-            pyramid = self.features(ob.images)
-            x4, _ = ob.net.features(*pyramid)
-            lse = ob.net(*pyramid)[3]
-        labels = torch.stack(ob.labels)
-        gen = torch.Generator().manual_seed(self.cfg.seed + k)
-        batch = min(self.cfg.adapt_batch, len(ob.images))
-
-        def loss() -> torch.Tensor:
-            pick = torch.randperm(len(ob.images), generator=gen)[:batch]
-            fg_logit = ob.net.foreground(x4[pick])
-            fg = torch.sigmoid(fg_logit[:, 0])
-            return foreground_loss(fg_logit, fuse(fg, lse[pick], ob.r) if self.cfg.fusion else fg, labels[pick])
-
-        ob.net.train()
-        report = finetune(ob.net.foreground.parameters(), loss, self.cfg.adapt_steps, self.cfg.adapt_seconds,
-                          self.cfg.finetune_lr, f"lse: adapting object {k} to the video", self.cfg.progress)
-        ob.net.eval()
+        if ob.scanned == 0:  # never found after the first frame: more steps on that frame would only over-fit
+            report = {"steps": 0, "why": "not found in the first pass"}
+        else:
+            report, _ = self._tune_head(ob.net, ob.images, torch.stack(ob.labels), ob.r, self.cfg.adapt_steps,
+                                        self.cfg.adapt_seconds, self.cfg.adapt_batch,
+                                        f"lse: adapting object {k} to the recording")
         report.update(crops=len(ob.images), scanned=ob.scanned)
-        return ObjectState(net=ob.net, r=ob.r, box=ob.box, margin=self.cfg.margin, report={**ob.report, "adapted": report})
+        return ObjectState(net=ob.net, r=ob.r, box=ob.box, margin=self.cfg.margin, report={**ob.report, "adapted": report},
+                           images=ob.images[:ob.first], labels=ob.labels[:ob.first], first=ob.first)
 
     def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         self.objects[object_id] = self._fit_object(frame, object_id, label)
