@@ -34,16 +34,18 @@ def test_missing_checkpoint_names_the_train_command(tmp_path):
 
 @needs_checkpoint
 def test_two_objects_on_real_frames(davis_root):
-    """car-turn with the car as object 1 and a rock at the roadside, named by a box, as object 2. R was
-    trained on objects: a patch of background named as an object is not kept (tried: trees, gone within
-    a frame); a small second object may drop out for some frames, but never takes the car."""
+    """car-turn with the car as object 1 and a rock at the roadside, named by a box, as object 2, each in
+    its own window (zoom, the default). R was trained on objects: a patch of background named as an
+    object is not kept (tried: trees, gone within a frame); on the whole frame (zoom=1) the rock dropped
+    out for four of seven frames."""
     seq = DavisDataset(davis_root).sequence("car-turn")
     frames = [(seq.load_frame(i), seq.load_mask(i)) for i in range(0, 24, 3)]
     rock_box = (136, 280, 216, 314)
     target = frames[0][1].astype(np.uint8)
     target[box_mask(frames[0][0], rock_box, "grabcut") & (target == 0)] = 2
     near_rock = np.zeros(target.shape, bool)
-    near_rock[230:364, 56:296] = True                   # the rock's box grown by its size: the camera pans
+    near_rock[230:364, 16:336] = True                   # the rock's box grown: the camera pans, a look-alike
+    #                                                     rock lies 80 px to its right
     seg = create_segmenter("frtm")
     seg.start(frames[0][0], target)
     ious, rock_seen = [], []
@@ -55,7 +57,7 @@ def test_two_objects_on_real_frames(davis_root):
         rock_seen.append(rock.any())
         ious.append(iou(r.mask == 1, gt > 0))
     assert np.mean(ious) > 0.6, ious
-    assert rock_seen[-1], rock_seen                       # followed again by the end
+    assert all(rock_seen), rock_seen
 
 
 @needs_checkpoint

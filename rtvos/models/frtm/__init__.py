@@ -18,15 +18,9 @@ REFINER_CHECKPOINT = "refiner.pt"
 FAST_PRESET = {"channels": 32, "update_every": 16, "gn_steps": 4, "cg_first": 5, "cg_iterations": 5,
                "update_cg": 5, "augmentations": 5, "height": 256}
 
-# Target-centred windows: 3-fold cross-validation over the 30 training sequences gave 58.7 J&F with zoom 2
-# against 55.4 without (every fold better), for about 15 ms more a frame on the synthetic demo, which still
-# keeps its 30 fps camera (benchmarks/RESULTS.md).
-ONLINE_PRESET = {"zoom": 2.0}
-
 SPECS = (
     ModelSpec("online", "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features, zoomed in "
-                        "on each object", package=__name__, segmenter="rtvos.models.frtm.segmenter:OnlineSegmenter",
-              defaults=ONLINE_PRESET),
+                        "on each object", package=__name__, segmenter="rtvos.models.frtm.segmenter:OnlineSegmenter"),
     ModelSpec("frtm", "FRTM: the online target model + the offline-trained refinement network R (accurate preset)",
               package=__name__, segmenter="rtvos.models.frtm.segmenter:FRTMSegmenter",
               trainer="rtvos.models.frtm.train", checkpoint=REFINER_CHECKPOINT),

@@ -55,8 +55,10 @@ class OnlineConfig:
     min_pixels: int = 10         # skip memory updates when the predicted mask is this small
     hard_negatives: float = 0.0  # extra loss weight on background the target model scored as target (0: off)
     hard_threshold: float = 0.5  # ... scored above this
-    zoom: float = 1.0            # target-centred: each object seen in a window around it, magnified up to this
-                                 # (1: the whole frame; see rtvos/models/shared/zoom.py)
+    zoom: float = 2.0            # target-centred: each object seen in a window around it, magnified up to this
+                                 # (1: the whole frame; see rtvos/models/shared/zoom.py). 2 by 3-fold cross-
+                                 # validation: better on every fold for online, frtm and frtm-fast alike, for
+                                 # 0 to 10 % of the speed at 854x480 (benchmarks/RESULTS.md)
     zoom_margin: float = 1.0     # the window holds the object's box grown by this many box sizes on every side
     redetect_threshold: float = 0.5  # a lost object is searched for in the whole frame: found where its score
                                      # peaks above this
