@@ -1,12 +1,16 @@
-"""Accuracy against speed for every model, fp32 and INT8 engines: one picture.
+"""Cross-validated accuracy against speed, one point per model and setting: one picture.
 
+    .venv/bin/python benchmarks/backends.py --backends onnxruntime --sizes 854x480 --frames 100 \
+        --models crvos,frtm,frtm@zoom=2,frtm-fast,frtm-fast@zoom=2,online@zoom=1,online@zoom=2,plm,lse \
+        --json benchmarks/results/speed_854x480.json
     .venv/bin/python benchmarks/accuracy_speed.py
 
-Reads the dev-split evaluations in benchmarks/results/dev/<model>-<precision>.json (written by
-`rtvos eval --model M --option precision=P --json ...`) and the one-run speed table
-benchmarks/results/backends_int8_all.json (`benchmarks/backends.py`), prints the joined table and
-draws J&F against frames per second to benchmarks/results/accuracy_speed.png (an arrow per model
-from its fp32 to its INT8 engines).
+Reads the cross-validation summaries in benchmarks/results/crossval.json (`benchmarks/crossval.py`;
+mask starts, box starts for `lse`; each point is named by its cross-validation, e.g. `frtm-ecssd300` is
+R trained with 300 ECSSD clips) and a one-run speed table (`benchmarks/backends.py`), joins them on
+model and options, prints the joined table and draws J&F (± the spread of the fold means) against
+frames per second to benchmarks/results/accuracy_speed.png, with the speed targets of the accuracy
+issue as dashed lines.
 """
 
 from __future__ import annotations
@@ -16,59 +20,69 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SPEED_TARGETS = {"frtm-fast": 25.0, "crvos": 40.0}  # fps at 854x480, the accuracy issue's bar
+POINTS = ("crvos-base", "crvos-ecssd300", "frtm-base", "frtm-ecssd300", "frtm-ecssd300-zoom2", "frtm-fast-base",
+          "frtm-fast-ecssd300", "frtm-fast-ecssd300-zoom2", "online", "online-zoom2", "plm-base",
+          "lse-box-400")  # the cross-validations drawn (mask starts; lse from boxes, as packaged)
 
 
-def load(dev_dir: Path, speed_json: Path) -> list[dict]:
-    speed = json.loads(speed_json.read_text())["rows"]
-    rows = []
-    for r in speed:
-        if r["backend"] != "onnxruntime":
+def setting(model: str, options: dict) -> str:
+    """`model` or `model@key=value...`: how backends.py names a model with its own options."""
+    return "@".join([model, *(f"{k}={v}" for k, v in sorted(options.items()))])
+
+
+def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]:
+    speeds = {}
+    for r in json.loads(speed_json.read_text())["rows"]:
+        if r["backend"] == "onnxruntime":
+            speeds[setting(r["model"], {k: v for k, v in r["options"].items() if k != "precision"})] = r
+    rows, kept = [], json.loads(crossval_json.read_text())
+    for name in points:
+        cv = kept.get(name)
+        if cv is None:
             continue
-        dev = dev_dir / f"{r['model']}-{r['precision']}.json"
-        if not dev.is_file():
+        key = setting(cv["model"], dict(o.split("=", 1) for o in cv["options"]))
+        speed = speeds.get(key)
+        if speed is None:
             continue
-        d = json.loads(dev.read_text())
-        rows.append({"model": r["model"], "precision": r["precision"], "fps": r["fps"], "JF": 100 * d["JF"],
-                     "J": 100 * d["J"], "F": 100 * d["F"]})
+        rows.append({"setting": key, "cv": name, "model": cv["model"], "JF": 100 * cv["JF"],
+                     "spread": 100 * cv["JF_fold_std"], "fps": speed["fps"], "p50_ms": speed["latency_ms"]["p50"]})
     return rows
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--dev-dir", type=Path, default=RESULTS / "dev")
-    ap.add_argument("--speed", type=Path, default=RESULTS / "backends_int8_all.json")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--crossval", type=Path, default=RESULTS / "crossval.json")
+    ap.add_argument("--speed", type=Path, default=RESULTS / "speed_854x480.json")
     ap.add_argument("--out", type=Path, default=RESULTS / "accuracy_speed.png")
+    ap.add_argument("--points", default=",".join(POINTS), help="the cross-validations (names in --crossval) drawn")
     args = ap.parse_args()
-    rows = load(args.dev_dir, args.speed)
+    rows = load(args.crossval, args.speed, args.points.split(","))
     if not rows:
-        raise SystemExit(f"no model has both a dev evaluation in {args.dev_dir} and a speed row in {args.speed}")
-    print(f"{'model':10s} {'precision':9s} {'J&F':>6s} {'J':>6s} {'F':>6s} {'fps':>6s}")
-    for r in sorted(rows, key=lambda r: (r["model"], r["precision"])):
-        print(f"{r['model']:10s} {r['precision']:9s} {r['JF']:6.1f} {r['J']:6.1f} {r['F']:6.1f} {r['fps']:6.1f}")
+        raise SystemExit(f"no setting has both a cross-validation in {args.crossval} and a speed row in {args.speed}")
+    rows.sort(key=lambda r: -r["JF"])
+    print(f"{'setting':22s} {'J&F':>6s} {'+-':>5s} {'fps':>6s} {'p50 ms':>7s}  cross-validation")
+    for r in rows:
+        print(f"{r['setting']:22s} {r['JF']:6.1f} {r['spread']:5.1f} {r['fps']:6.1f} {r['p50_ms']:7.1f}  {r['cv']}")
 
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model in sorted({r["model"] for r in rows}):
-        pts = {r["precision"]: r for r in rows if r["model"] == model}
-        for prec, marker in (("fp32", "o"), ("int8", "s")):
-            if prec in pts:
-                p = pts[prec]
-                ax.scatter(p["fps"], p["JF"], marker=marker, s=50,
-                           facecolors="none" if prec == "fp32" else "C0", edgecolors="C0")
-        if "fp32" in pts and "int8" in pts:
-            a, b = pts["fp32"], pts["int8"]
-            ax.annotate("", xy=(b["fps"], b["JF"]), xytext=(a["fps"], a["JF"]),
-                        arrowprops={"arrowstyle": "->", "color": "0.5"})
-        top = pts.get("int8") or pts["fp32"]
-        ax.annotate(model, (top["fps"], top["JF"]), textcoords="offset points", xytext=(6, 4))
-    ax.axvline(25, color="0.8", linestyle="--", linewidth=1)
-    ax.set_xlabel("frames per second (854x480, step only, 2 CPU cores, ONNX Runtime)")
-    ax.set_ylabel("J&F on the dev split (%)")
-    ax.set_title("rtvos models: fp32 (hollow) -> INT8 engines (filled)")
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    models = sorted({r["model"] for r in rows})
+    for r in rows:
+        colour = f"C{models.index(r['model'])}"
+        ax.errorbar(r["fps"], r["JF"], yerr=r["spread"], fmt="o", color=colour, capsize=3)
+        ax.annotate(r["cv"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    for model, fps in SPEED_TARGETS.items():
+        ax.axvline(fps, color="0.75", linestyle="--", linewidth=1)
+        ax.annotate(f"{model} target", (fps, ax.get_ylim()[0]), textcoords="offset points", xytext=(3, 3),
+                    fontsize=7, color="0.5", rotation=90)
+    ax.set_xlabel("frames per second (854x480 in, step only, 2 CPU cores, ONNX Runtime INT8)")
+    ax.set_ylabel("J&F, 3-fold cross-validation over 30 DAVIS sequences (%)")
+    ax.set_title("rtvos models: accuracy on unseen video against speed (bars: spread of the folds)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
