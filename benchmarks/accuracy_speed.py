@@ -19,6 +19,8 @@ import argparse
 import json
 from pathlib import Path
 
+from common import setting_name
+
 RESULTS = Path(__file__).resolve().parent / "results"
 SPEED_TARGETS = {"frtm-fast": 25.0, "crvos": 40.0}  # fps at 854x480, the accuracy issue's bar
 POINTS = ("crvos-base", "crvos-ecssd300", "frtm-base", "frtm-ecssd300", "frtm-ecssd300-zoom2", "frtm-fast-base",
@@ -26,22 +28,17 @@ POINTS = ("crvos-base", "crvos-ecssd300", "frtm-base", "frtm-ecssd300", "frtm-ec
           "lse-box-400")  # the cross-validations drawn (mask starts; lse from boxes, as packaged)
 
 
-def setting(model: str, options: dict) -> str:
-    """`model` or `model@key=value...`: how backends.py names a model with its own options."""
-    return "@".join([model, *(f"{k}={v}" for k, v in sorted(options.items()))])
-
-
 def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]:
     speeds = {}
     for r in json.loads(speed_json.read_text())["rows"]:
         if r["backend"] == "onnxruntime":
-            speeds[setting(r["model"], {k: v for k, v in r["options"].items() if k != "precision"})] = r
+            speeds[setting_name(r["model"], r["options"])] = r
     rows, kept = [], json.loads(crossval_json.read_text())
     for name in points:
         cv = kept.get(name)
         if cv is None:
             continue
-        key = setting(cv["model"], dict(o.split("=", 1) for o in cv["options"]))
+        key = setting_name(cv["model"], dict(o.split("=", 1) for o in cv["options"]))
         speed = speeds.get(key)
         if speed is None:
             continue

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import REPO, write_results
+from common import REPO, setting_name, write_results
 
 
 def bench(model: str, backend: str, size: str, frames: int, options: list[str]) -> dict:
@@ -54,8 +54,7 @@ def main() -> int:
         ref = next((x for x in rows if x["model"] == r["model"] and x["options"] == r["options"]
                     and x["input"] == r["input"] and x["backend"] == "torch"), None)
         speedup = f"{r['fps'] / ref['fps']:.2f}x" if ref else "-"
-        name = "@".join([r["model"], *(f"{k}={v}" for k, v in r["options"].items() if k != "precision")])
-        print(f"{name:18s} {r['backend']:12s} {r.get('precision', 'fp32'):9s} {r['input']:>9s} {r['fps']:7.1f} "
+        print(f"{setting_name(r['model'], r['options']):18s} {r['backend']:12s} {r.get('precision', 'fp32'):9s} {r['input']:>9s} {r['fps']:7.1f} "
               f"{r['latency_ms']['p50']:8.1f} {r['latency_ms']['p99']:8.1f} {speedup:>9s}")
     write_results(args.json, {"rows": rows})
     return 0

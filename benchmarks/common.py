@@ -1,5 +1,5 @@
-"""What the benchmark scripts share: where the repository is, a free port, and writing a result file
-with when and where it was measured."""
+"""What the benchmark scripts share: where the repository is, a free port, writing a result file with
+when and where it was measured, and the name of a model with its own options."""
 
 from __future__ import annotations
 
@@ -27,3 +27,9 @@ def write_results(path: str | Path, results: dict) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(out, indent=2))
     print(f"written {path}", file=sys.stderr)
+
+
+def setting_name(model: str, options: dict) -> str:
+    """`model` or `model@key=value...` (sorted; the engine's precision left out): how backends.py takes
+    a model with its own options and how results are joined on them."""
+    return "@".join([model, *(f"{k}={v}" for k, v in sorted(options.items()) if k != "precision")])

@@ -19,14 +19,19 @@ def square_mask(i: int) -> np.ndarray:
     return m
 
 
+def write_davis_sequence(root: Path, name: str, frames) -> None:
+    """Sequence `name` of a DAVIS-layout root: `frames` are (RGB image, 0/255 annotation) pairs."""
+    (root / "JPEGImages/480p" / name).mkdir(parents=True)
+    (root / "Annotations/480p" / name).mkdir(parents=True)
+    for i, (image, annotation) in enumerate(frames):
+        cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{i:05d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(root / "Annotations/480p" / name / f"{i:05d}.png"), annotation)
+
+
 def make_fake_root(root: Path, names=("perfect", "empty"), n_frames=4) -> Path:
     for name in names:
-        (root / "JPEGImages/480p" / name).mkdir(parents=True)
-        (root / "Annotations/480p" / name).mkdir(parents=True)
-        for i in range(n_frames):
-            frame = np.full((H, W, 3), 40 * i, dtype=np.uint8)
-            cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{i:05d}.jpg"), frame)
-            cv2.imwrite(str(root / "Annotations/480p" / name / f"{i:05d}.png"), square_mask(i))
+        write_davis_sequence(root, name, [(np.full((H, W, 3), 40 * i, dtype=np.uint8), square_mask(i))
+                                          for i in range(n_frames)])
     return root
 
 
@@ -63,9 +68,6 @@ def striped_disc_scene(centres, h: int = 360, w: int = 640, r: int = 30) -> list
 def disc_davis_root(root: Path, n_frames: int = 8, name: str = "disc") -> Path:
     """A DAVIS-layout root with one sequence: the striped disc moving right and down, every frame
     annotated."""
-    (root / "JPEGImages/480p" / name).mkdir(parents=True)
-    (root / "Annotations/480p" / name).mkdir(parents=True)
-    for i, (image, mask) in enumerate(striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(n_frames)])):
-        cv2.imwrite(str(root / "JPEGImages/480p" / name / f"{i:05d}.jpg"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-        cv2.imwrite(str(root / "Annotations/480p" / name / f"{i:05d}.png"), mask * 255)
+    scene = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(n_frames)])
+    write_davis_sequence(root, name, [(image, mask * 255) for image, mask in scene])
     return root

@@ -181,11 +181,11 @@ def evaluate(
             bar.set_postfix(seq=seq.name, J=_running_j(scores))
             session = StreamSession(make_segmenter())
             first = seq.load_mask(0)
-            target = first if init is None else init(first)
-            session.start(seq.load_frame(0), target)
+            frame0, target = seq.load_frame(0), first if init is None else init(first)
+            session.start(frame0, target)
             if two_pass:
                 step_seconds += session.first_pass(_frames(seq, 1, n, bar))
-                session.start(seq.load_frame(0), target)
+                session.start(frame0, target)
             write_result(out_dir, seq.name, seq.frame_names[0], first)
             bar.update(1)
             for i in range(1, n):
