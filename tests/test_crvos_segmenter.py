@@ -78,3 +78,25 @@ def test_int8_engines_agree_with_fp32_on_real_frames(bear, packaged_segmenter, t
     assert min(agreement) > 0.9, agreement
     with pytest.raises(ValueError, match="precision"):
         packaged_segmenter(precision="int4")
+
+
+def test_zoomed_in_follows_the_object_and_finds_it_again_in_the_whole_frame(bear, packaged_segmenter):
+    """zoom=2: the bear is seen in a window around it; a frame where it is gone (a blank one) loses it,
+    the next window is the whole frame with the last Clue kept, and the bear is found again."""
+    from rtvos.evaluation.metrics import iou
+    from rtvos.models.shared.zoom import Window
+
+    frame_hw = bear[0][1].shape
+    seg = packaged_segmenter(backend="torch", zoom=2.0, zoom_margin=0.3)  # the bear is large: a tight window
+    seg.start(*bear[0])
+    assert seg.windows[1] != Window.full(frame_hw) and seg.windows[1].zoom(frame_hw) > 1.0
+    for frame, gt in bear[1:3]:
+        r = seg.step(frame)
+        assert iou(r.mask > 0, gt > 0) > 0.5
+    clue = seg.prev[1]
+    r = seg.step(np.full_like(bear[3][0], 128))  # the bear is gone
+    assert not (r.mask > 0).any()
+    assert seg.windows[1] == Window.full(frame_hw) and seg.prev[1] is clue
+    r = seg.step(bear[3][0])
+    assert iou(r.mask > 0, bear[3][1] > 0) > 0.5
+    assert seg.windows[1] != Window.full(frame_hw)  # back in a window around it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -25,3 +26,45 @@ def test_smoke_training_writes_a_loadable_checkpoint(davis_root, tmp_path):
     assert [r["type"] for r in lines][0] == "start" and any(r["type"] == "train" for r in lines)
     last = torch.load(tmp_path / "last.pt", map_location="cpu", weights_only=False)
     assert last["step"] == 3 and "optimizer" in last
+
+
+def _clips(object_cols: tuple[int, int], value: float, background: float, t: int = 2, h16: int = 2, w16: int = 12):
+    """Clips (T x 1 x ...) as load_clips gives them: every feature `value` over the object's stride-16
+    columns and `background` elsewhere, the object's mask 1 there."""
+    c0, c1 = object_cols
+    f16 = torch.full((t, 1, 3, h16, w16), background)
+    f16[..., c0:c1 + 1] = value
+
+    def up(x, s):
+        return x.repeat_interleave(s, -1).repeat_interleave(s, -2)[:, :, :1]
+
+    masks = torch.zeros(t, 1, 1, 16 * h16, 16 * w16)
+    masks[..., 16 * c0:16 * (c1 + 1)] = 1.0
+    return up(f16, 4), up(f16, 2), f16, masks
+
+
+@pytest.mark.parametrize("target, other", [((2, 3), (8, 9)), ((8, 9), (2, 3))])
+def test_mosaic_puts_the_other_object_beside_the_target_as_background(target, other):
+    from rtvos.models.crvos.train import mosaic_clips
+
+    clips, others = _clips(target, 1.0, 0.5), _clips(other, 100.0, 0.0)
+    for seed in range(20):
+        f4, f8, f16, masks = mosaic_clips(clips, others, 1.0, np.random.default_rng(seed))
+        assert torch.equal(masks, clips[3])  # the target's mask as it was, nothing added on the other side
+        row = f16[0, 0, 0, 0]
+        mine = ((row == 0.5) | (row == 1.0)).nonzero().flatten().tolist()  # the target clip's columns
+        assert mine == list(range(min(mine), max(mine) + 1)) and (min(mine) == 0 or max(mine) == 11)
+        assert min(mine) <= target[0] - 1 and max(mine) >= target[1] + 1  # a column clear of the target
+        theirs = (row == 100.0).nonzero().flatten().tolist()
+        assert len(theirs) == 2 and not set(theirs) & set(mine)  # the other object, whole, on the other side
+        for level, scale in ((f8, 2), (f4, 4)):  # every level cut and moved by the same columns
+            assert torch.equal(level[0, 0, 0, 0, ::scale], row)
+
+
+def test_mosaic_keeps_clips_whose_object_leaves_no_room():
+    from rtvos.models.crvos.train import mosaic_clips
+
+    wide, others = _clips((1, 10), 1.0, 0.5), _clips((8, 9), 100.0, 0.0)
+    out = mosaic_clips(wide, others, 1.0, np.random.default_rng(0))
+    assert all(torch.equal(a, b) for a, b in zip(out, wide))
+    assert mosaic_clips(wide, others, 0.0, np.random.default_rng(0)) is wide

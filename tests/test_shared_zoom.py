@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rtvos.models.shared.zoom import Window, window_around, window_at
+from rtvos.models.shared.zoom import Window, reframe, window_around, window_at, window_for
 
 FRAME = (480, 854)
 
@@ -30,3 +30,24 @@ def test_crop_paste_and_grid_points_agree():
     assert win.paste(win.crop(frame), FRAME)[400, 800] == 0
     y, x = win.to_frame(0, 0, (win.h, win.w))  # cell (0, 0) of a full-resolution grid: the first pixel's centre
     assert (y, x) == (win.y0 + 0.5, win.x0 + 0.5)
+
+
+def test_window_for_is_the_frame_without_zoom_or_without_an_object():
+    mask = np.zeros(FRAME, bool)
+    mask[200:240, 400:440] = True
+    assert window_for(mask, FRAME, zoom=1.0, margin=1.0) == Window.full(FRAME)
+    assert window_for(np.zeros(FRAME, bool), FRAME, zoom=2.0, margin=1.0) == Window.full(FRAME)
+    assert window_for(mask, FRAME, zoom=2.0, margin=1.0) == window_around((400, 200, 440, 240), FRAME, 1.0, 2.0)
+
+
+def test_reframe_moves_a_map_between_windows():
+    grid = (64, 112)  # a map at a processing size, over any window
+    small, frame = window_at(240, 427, 240, FRAME), Window.full(FRAME)
+    values = np.zeros(grid, np.float32)
+    values[16:48, 28:84] = 1.0  # the middle half of the small window
+    assert reframe(values, small, small, FRAME) is values
+    whole = reframe(values, small, frame, FRAME)
+    assert whole.shape == grid and abs(whole.sum() - values.sum() / 4) < 0.05 * values.sum()  # half size: a quarter
+    assert whole[:10].max() == 0 and whole[:, :20].max() == 0  # nothing outside the small window
+    back = reframe(whole, frame, small, FRAME)
+    assert np.abs(back - values).mean() < 0.05

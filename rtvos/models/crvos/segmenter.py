@@ -5,6 +5,10 @@ previous frame's soft mask as (background, foreground) probabilities area-pooled
 three coordinate channels -- go through the decoder (net.py) to 2-channel (background, foreground)
 logits at the processing resolution.  No online learning: the previous prediction is the only memory,
 so a step costs one backbone pass plus one decoder pass, batched over the objects.
+
+With `zoom` > 1 each object is seen in its own window around its last mask (rtvos/models/shared/zoom.py),
+one backbone pass per object; its Clue is its last soft mask moved into the new window. An object lost
+(fewer than `min_pixels`) is looked for in the whole frame next, with its last Clue.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size
 from rtvos.models.shared.int8_calibration import RECIPE, backbone_int8, calibration_frames, check_precision
+from rtvos.models.shared.zoom import Window, reframe, window_for
 
 
 def load_decoder(path: str | Path | None = None) -> CRVOSDecoder:
@@ -56,6 +61,10 @@ def decoder_calibration(backbone: Backbone) -> Calibration:
 class CRVOSConfig:
     height: int = 256            # processing height (width follows the aspect ratio), multiple of 32
     threshold: float = 0.5       # on the up-sampled foreground probability
+    zoom: float = 1.0            # target-centred: each object seen in a window around it, magnified up to this
+                                 # (1: the whole frame, one backbone pass for every object)
+    zoom_margin: float = 1.0     # the window holds the object's box grown by this many box sizes on every side
+    min_pixels: int = 10         # fewer: the object is lost, and looked for in the whole frame next (zoom > 1)
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
     decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
@@ -84,12 +93,24 @@ class CRVOSSegmenter(Segmenter):
         self.decoder_engines = EngineCache(self.decoder, self.cfg.decoder_backend or self.cfg.backend,
                                            decoder_calibration(self.backbone) if int8 else None)
 
-    def _features(self, frame: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        f4, f8, f16 = self.backbone_engines(preprocess(frame, self.proc_hw))
-        return f4, f8, f16
+    @property
+    def zooming(self) -> bool:
+        return self.cfg.zoom > 1.0
+
+    def _window_for(self, mask: np.ndarray) -> Window:
+        return window_for(mask, self.frame_hw, self.cfg.zoom, self.cfg.zoom_margin)
+
+    def _inputs(self, frame: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Backbone features (the whole frame once, or each object's window: batched) and every object's
+        Clue: its last soft mask, moved into the window it is seen in now."""
+        windows = [self.windows[k] for k in self.ids]
+        images = [w.crop(frame) for w in windows] if self.zooming else [frame]
+        feats = tuple(self.backbone_engines(torch.cat([preprocess(im, self.proc_hw) for im in images])))
+        prev = [reframe(p, seen, now, self.frame_hw) for (seen, p), now in zip((self.prev[k] for k in self.ids), windows)]
+        return feats, make_clue(torch.from_numpy(np.stack(prev))[:, None], self.feat16_hw)
 
     def _decode(self, feats, clue: torch.Tensor) -> torch.Tensor:
-        """All objects in one decoder call: features repeated along the batch, one Clue each."""
+        """All objects in one decoder call: features repeated along the batch (or one window each), one Clue each."""
         n = clue.shape[0]
         inputs = [f.expand(n, -1, -1, -1).contiguous() for f in feats] + [clue.contiguous()]
         return self.decoder_engines(*inputs)[0]
@@ -98,18 +119,39 @@ class CRVOSSegmenter(Segmenter):
         h, w = self.frame_hw
         self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat16_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
-        ph, pw = self.proc_hw
-        prev = [cv2.resize((label == k).astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA) for k in self.ids]
-        self.prev_fg = torch.from_numpy(np.stack(prev))[:, None]  # Nx1xHxW soft masks, processing resolution
+        self.windows: dict[int, Window] = {}
+        self.prev: dict[int, tuple[Window, np.ndarray]] = {}  # each object's last soft mask: the window it covers
+        for k in self.ids:
+            self._place(k, label)
         with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
-            self._decode(self._features(frame), make_clue(self.prev_fg, self.feat16_hw))
+            self._decode(*self._inputs(frame))
+
+    def _place(self, k: int, label: np.ndarray) -> None:
+        """Object k as drawn in `label`: its window, and its mask as the first Clue."""
+        self.windows[k] = win = self._window_for(label == k)
+        ph, pw = self.proc_hw
+        self.prev[k] = win, cv2.resize(win.crop(label == k).astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)
+
+    def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        """The new (or re-drawn) object starts from its mask; the others keep their Clues."""
+        self._place(object_id, label)
+        return sorted(set(self.ids) | {object_id})
+
+    def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        del self.windows[object_id], self.prev[object_id]
+        return [k for k in self.ids if k != object_id]
 
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
-        feats = self._features(frame)
         with torch.no_grad():
-            logits = self._decode(feats, make_clue(self.prev_fg, self.feat16_hw))
-            fg = torch.softmax(logits.float(), dim=1)[:, 1:2]
-        self.prev_fg = fg  # each object's own soft mask is its next Clue
-        h, w = self.frame_hw
-        probs = [cv2.resize(p[0].numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for p in fg]
-        return merge_probabilities(probs, self.ids, self.cfg.threshold)
+            logits = self._decode(*self._inputs(frame))
+            fg = torch.softmax(logits.float(), dim=1)[:, 1, :, :].numpy()
+        windows = [self.windows[k] for k in self.ids]
+        probs = [w.paste(cv2.resize(p, (w.w, w.h), interpolation=cv2.INTER_LINEAR), self.frame_hw)
+                 for w, p in zip(windows, fg)]
+        label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
+        for k, win, p in zip(self.ids, windows, fg):
+            found = np.count_nonzero(label == k) >= self.cfg.min_pixels
+            if found or not self.zooming:
+                self.prev[k] = win, p  # each object's own soft mask is its next Clue
+            self.windows[k] = self._window_for(label == k) if found else Window.full(self.frame_hw)
+        return label, scores

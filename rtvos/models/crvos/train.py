@@ -9,9 +9,11 @@ shared training loop (rtvos.training.loop).
 2. **Recurrent clips.**  A batch of clips of --clip-len frames (random sequence, variant, start, and
    frame step 1..--max-step to simulate faster motion).  Frame 0's ground truth is the first Clue;
    after that the model's own detached foreground probability is.  With some probability a Clue is
-   perturbed (shifted, dilated or eroded) so the model learns to correct drift.  Cross-entropy (NLL of
-   the softmax) on frames 1.. at the processing resolution; Adam; cosine decay of the learning rate
-   over the run's budget.  --lucid-clips and --ecssd-clips add synthetic clips (rtvos.training.lucid,
+   perturbed (shifted, dilated or eroded) so the model learns to correct drift.  With --mosaic-p, a
+   clip is two clips side by side and only one's object is the target (`mosaic_clips`): the other,
+   as salient, is background, told apart only by the Clue.  Cross-entropy (NLL of the softmax) on
+   frames 1.. at the processing resolution; Adam; cosine decay of the learning rate over the run's
+   budget.  --lucid-clips and --ecssd-clips add synthetic clips (rtvos.training.lucid,
    rtvos.training.ecssd), a --synthetic-p share of the steps.
 3. **Dev check**: J&F of `crvos` on the dev split every --eval-every minutes; the best is kept.
 
@@ -74,6 +76,58 @@ def load_clips(cache: FeatureCache, rows: np.ndarray) -> tuple[torch.Tensor, ...
 
     masks = take(cache.masks).div_(255.0).unsqueeze(2)
     return take(cache.f4), take(cache.f8), take(cache.f16), masks
+
+
+def object_columns(masks: torch.Tensor, px: int) -> tuple[int, int] | None:
+    """First and last stride-16 column (`px` mask columns each) where a clip's masks (T x 1 x H x W)
+    show the object in any frame; None if they never do."""
+    cols = np.flatnonzero((masks >= 0.5).any(dim=0).any(dim=0).any(dim=0).numpy())
+    return (int(cols[0]) // px, int(cols[-1]) // px) if len(cols) else None
+
+
+def mosaic_clips(clips: tuple[torch.Tensor, ...], others: tuple[torch.Tensor, ...], p: float,
+                 rng: np.random.Generator, margin: int = 1) -> tuple[torch.Tensor, ...]:
+    """With probability `p` per clip: the clip cut at a column, its object's side kept and the other side
+    filled from `others`' clip (same frames), moved sideways so that clip's object is there too -- and
+    is background (the masks are zeroed on that side). A decoder that segments whatever stands out is
+    wrong on these clips; one that follows the Clue is right. Without them, DAVIS's one salient object
+    per frame teaches the decoder to ignore the Clue (measured: its output hardly changes when the
+    Clue is emptied or moved).
+
+    Cuts and moves are whole stride-16 columns, so every level is cut at the same place and the moved
+    features stay on the backbone's grid. The cut keeps `margin` columns clear of the object's extent
+    over the whole clip, within the middle 4/6 of the width; a clip whose object leaves no such room is
+    kept whole. Tensors as `load_clips` gives them."""
+    if p <= 0:
+        return clips
+    out = tuple(x.clone() for x in clips)
+    w16 = clips[2].shape[-1]
+    px = clips[3].shape[-1] // w16  # mask columns per stride-16 column
+    lo, hi = w16 // 6, w16 - w16 // 6
+    for i in range(clips[3].shape[1]):
+        if rng.random() >= p:
+            continue
+        extent = object_columns(clips[3][:, i], px)
+        if extent is None:
+            continue
+        options = [(c, True) for c in range(max(lo, extent[1] + 1 + margin), hi + 1)]  # cut right of the object
+        options += [(c, False) for c in range(lo, min(hi, extent[0] - margin) + 1)]   # cut left of it
+        if not options:
+            continue
+        cut, left = options[int(rng.integers(len(options)))]
+        other = object_columns(others[3][:, i], px)
+        shift = 0
+        if other is not None:  # the other object's centre to the middle of its side
+            shift = round(((cut + w16) / 2 if left else cut / 2) - (other[0] + other[1] + 1) / 2)
+        for k, (x, y) in enumerate(zip(out, others)):
+            scale = x.shape[-1] // w16
+            y = torch.zeros_like(y[:, i]) if k == 3 else torch.roll(y[:, i], shift * scale, dims=-1)
+            c = cut * scale
+            if left:
+                x[:, i, ..., c:] = y[..., c:]
+            else:
+                x[:, i, ..., :c] = y[..., :c]
+    return out
 
 
 def perturb_masks(prob: torch.Tensor, p: float, rng: np.random.Generator, max_shift: float = 0.08,
@@ -156,6 +210,8 @@ class CRVOSTrainer(loop.Trainer):
         p.add_argument("--batch", type=int, default=4, help="clips per step")
         p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
         p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
+        p.add_argument("--mosaic-p", type=float, default=0.0,
+                       help="share of clips made of two side by side, one's object the target (default 0)")
         p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
         p.add_argument("--init", type=Path, default=None, help="start from these decoder weights (e.g. rtvos/models/crvos/crvos.pt)")
         p.add_argument("--dev-max-frames", type=int, default=None, help="dev check on the first N frames of each sequence")
@@ -189,8 +245,11 @@ class CRVOSTrainer(loop.Trainer):
     def step(self, rng: np.random.Generator) -> float:
         a = self.args
         source = pick_source(self.cache, self.synthetic, a.synthetic_p, rng)
-        rows = sample_clips(source, a.batch, a.clip_len, a.max_step, rng)
-        return clip_loss(self.decoder, load_clips(source, rows), rng, a.perturb_first, a.perturb_later, a.bf16)
+        clips = load_clips(source, sample_clips(source, a.batch, a.clip_len, a.max_step, rng))
+        if a.mosaic_p > 0:
+            others = load_clips(source, sample_clips(source, a.batch, a.clip_len, a.max_step, rng))
+            clips = mosaic_clips(clips, others, a.mosaic_p, rng)
+        return clip_loss(self.decoder, clips, rng, a.perturb_first, a.perturb_later, a.bf16)
 
     def evaluate(self) -> dict | None:
         if not self.dev:

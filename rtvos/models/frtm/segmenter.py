@@ -34,9 +34,8 @@ from rtvos.models.frtm.target_model import TargetModel
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, STRIDE16_TAP, Backbone, preprocess, processing_size
-from rtvos.models.shared.crops import mask_box
 from rtvos.models.shared.int8_calibration import backbone_int8
-from rtvos.models.shared.zoom import Window, window_around, window_at
+from rtvos.models.shared.zoom import Window, window_at, window_for
 
 
 @dataclass
@@ -100,11 +99,7 @@ class OnlineSegmenter(Segmenter):
         return self.cfg.zoom > 1.0
 
     def _window_for(self, mask: np.ndarray) -> Window:
-        """Where an object with this mask is looked at next: a window around it when zooming, else the frame."""
-        box = mask_box(mask) if self.zooming else None
-        if box is None:
-            return Window.full(self.frame_hw)
-        return window_around(box, self.frame_hw, self.cfg.zoom_margin, self.cfg.zoom)
+        return window_for(mask, self.frame_hw, self.cfg.zoom, self.cfg.zoom_margin)
 
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         h, w = self.frame_hw

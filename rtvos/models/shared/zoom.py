@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
-from rtvos.models.shared.crops import Box
+from rtvos.models.shared.crops import Box, mask_box
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,23 @@ def window_around(box: Box, frame_hw: tuple[int, int], margin: float,
     x0, y0, x1, y1 = box
     need = max(y1 - y0, (x1 - x0) * fh / fw) * (1 + 2 * margin)
     return window_at((y0 + y1) / 2, (x0 + x1) / 2, min(fh, max(need, fh / max_zoom)), frame_hw)
+
+
+def window_for(mask: np.ndarray, frame_hw: tuple[int, int], zoom: float, margin: float) -> Window:
+    """Where an object with this mask is looked at next: the window around it when zooming (`zoom` > 1),
+    else -- or when the mask is empty -- the whole frame."""
+    box = mask_box(mask) if zoom > 1.0 else None
+    if box is None:
+        return Window.full(frame_hw)
+    return window_around(box, frame_hw, margin, zoom)
+
+
+def reframe(values: np.ndarray, source: Window, target: Window, frame_hw: tuple[int, int]) -> np.ndarray:
+    """A map over window `source` (any grid size, e.g. a soft mask at the processing size) as the same
+    grid over window `target`: up to the frame, cropped, and down again (area-averaged). Outside
+    `source` it is 0. The same window gives the map back unchanged."""
+    if source == target:
+        return values
+    gh, gw = values.shape[:2]
+    frame = source.paste(cv2.resize(values, (source.w, source.h), interpolation=cv2.INTER_LINEAR), frame_hw)
+    return cv2.resize(target.crop(frame), (gw, gh), interpolation=cv2.INTER_AREA)
