@@ -93,3 +93,24 @@ def test_onnx_export_matches_torch_on_real_features(bear, tmp_path, monkeypatch)
 
     with pytest.raises(EngineError):
         engine(f4, f8, f16)
+
+
+def test_clue_prior_adds_the_clues_log_odds_to_the_logits():
+    """A decoder with `clue_prior`: the same logits as without it plus scale x the Clue's (clamped)
+    log-odds, half to each class; recorded in its config so a checkpoint rebuilds it."""
+    from rtvos.models.crvos.net import PRIOR_CLAMP, PRIOR_INIT
+
+    plain = CRVOSDecoder().eval()
+    prior = CRVOSDecoder(clue_prior=True).eval()
+    assert prior.config["clue_prior"] is True and "clue_prior" not in plain.config
+    prior.load_state_dict(plain.state_dict() | {"prior_scale": prior.prior_scale.detach()}, strict=True)
+    f4, f8, f16, _ = _random_inputs()
+    prev = torch.zeros(1, 1, H, W)
+    prev[..., 64:192, 128:320] = 1.0  # an object in the middle
+    clue = make_clue(prev, (H // 16, W // 16))
+    with torch.no_grad():
+        a, b = plain(f4, f8, f16, clue), prior(f4, f8, f16, clue)
+    gap = (b[:, 1] - b[:, 0]) - (a[:, 1] - a[:, 0])  # what the prior adds to the foreground's log-odds
+    assert gap[0, 128, 224] == pytest.approx(PRIOR_INIT * PRIOR_CLAMP, rel=1e-4)     # inside: for
+    assert gap[0, 8, 8] == pytest.approx(-PRIOR_INIT * PRIOR_CLAMP, rel=1e-4)        # far outside: against
+    assert torch.isfinite(b).all()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from rtvos.models import create_segmenter
 from rtvos.models.crvos import SPEC
@@ -86,10 +87,19 @@ def test_zoomed_in_follows_the_object_and_finds_it_again_in_the_whole_frame(bear
     from rtvos.evaluation.metrics import iou
     from rtvos.models.shared.zoom import Window
 
+    import cv2
+
+    from rtvos.models.crvos.net import make_clue
+
     frame_hw = bear[0][1].shape
     seg = packaged_segmenter(backend="torch", zoom=2.0, zoom_margin=0.3)  # the bear is large: a tight window
     seg.start(*bear[0])
-    assert seg.windows[1] != Window.full(frame_hw) and seg.windows[1].zoom(frame_hw) > 1.0
+    win = seg.windows[1]
+    assert win != Window.full(frame_hw) and win.zoom(frame_hw) > 1.0
+    ph, pw = seg.proc_hw  # the first Clue: the mask as seen in the window
+    inside = cv2.resize(win.crop(bear[0][1] > 0).astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)
+    _, clue = seg._inputs(bear[1][0])
+    assert torch.allclose(clue, make_clue(torch.from_numpy(inside)[None, None], seg.feat16_hw))
     for frame, gt in bear[1:3]:
         r = seg.step(frame)
         assert iou(r.mask > 0, gt > 0) > 0.5
@@ -100,3 +110,21 @@ def test_zoomed_in_follows_the_object_and_finds_it_again_in_the_whole_frame(bear
     r = seg.step(bear[3][0])
     assert iou(r.mask > 0, bear[3][1] > 0) > 0.5
     assert seg.windows[1] != Window.full(frame_hw)  # back in a window around it
+
+
+def test_zoomed_in_objects_each_in_their_own_window(bear, packaged_segmenter):
+    from rtvos.models.shared.zoom import Window
+
+    frame, gt = bear[0]
+    label = (gt > 0).astype(np.uint8)
+    xs = np.nonzero(label)[1]
+    label[:, int(np.median(xs)):] *= 2  # the bear's left half is object 1, its right half object 2
+    seg = packaged_segmenter(backend="torch", zoom=3.0, zoom_margin=0.2)
+    seg.start(frame, label)
+    assert seg.windows[1] != seg.windows[2] and Window.full(gt.shape) not in seg.windows.values()
+    r = seg.step(bear[1][0])
+    assert [o.id for o in r.objects] == [1, 2]
+    for k in (1, 2):  # each found, and mostly where its half of the bear was
+        ys, xs_k = np.nonzero(r.mask == k)
+        assert len(ys) > 0.3 * np.count_nonzero(label == k)
+        assert abs(np.median(xs_k) - np.median(np.nonzero(label == k)[1])) < 60

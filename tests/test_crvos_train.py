@@ -68,3 +68,18 @@ def test_mosaic_keeps_clips_whose_object_leaves_no_room():
     out = mosaic_clips(wide, others, 1.0, np.random.default_rng(0))
     assert all(torch.equal(a, b) for a, b in zip(out, wide))
     assert mosaic_clips(wide, others, 0.0, np.random.default_rng(0)) is wide
+
+
+def test_a_decoder_with_the_clue_prior_can_start_from_one_without(tmp_path):
+    import argparse
+
+    from rtvos.models.checkpoint import save_checkpoint
+    from rtvos.models.crvos.train import CRVOSTrainer
+
+    plain, prior = CRVOSDecoder(), CRVOSDecoder(clue_prior=True)
+    save_checkpoint(tmp_path / "plain.pt", plain, {"model": "crvos"})
+    save_checkpoint(tmp_path / "prior.pt", prior, {"model": "crvos"})
+    started = CRVOSTrainer().build(argparse.Namespace(clue_prior=True, init=tmp_path / "plain.pt"))
+    assert torch.equal(started.rm1.conv.weight, plain.rm1.conv.weight) and started.prior_scale is not None
+    with pytest.raises(SystemExit, match="--clue-prior must match"):
+        CRVOSTrainer().build(argparse.Namespace(clue_prior=False, init=tmp_path / "prior.pt"))

@@ -9,15 +9,23 @@ transposed conv to 2 channels)::
     RM3 (s4):  f4  -1x1-> 128 | o2 (2)        -3x3-> 128 -ReLU- deconv k3 s1 -> o3: 2 ch at s4
     head:      [bilinear x2 (o1), o2, o3] (6 ch) -> deconv k6 s4 p1 -> 2 ch at s1
 
+With `clue_prior` (a network setting, recorded in its checkpoint) the Clue's foreground also enters the
+output directly: its log-odds, bilinearly up-sampled from stride 16 and scaled by a learned factor, are
+added to the logits, so the decoder refines the previous mask instead of finding whatever stands out
+(measured: without it the decoder hardly uses the Clue; benchmarks/clue_sensitivity.py).
+
 RM3 keeps stride 4 with a stride-1 3x3 transposed conv (a learned 2-channel projection, so all three
 modules have the same form); the stride-4 head does the last up-sampling.  Only Conv, ConvTranspose,
-Relu, Concat and a fixed-scale Resize: exports to ONNX opset 17 (legacy exporter) with static shapes.
+Relu, Concat and a fixed-scale Resize (the Clue prior adds Slice, Clip, Sub, Div, Log, Mul): exports to
+ONNX opset 17 (legacy exporter) with static shapes.
 
 The Clue is built outside the decoder (`make_clue`) so the decoder graph stays static and the previous
 mask can come from anywhere (ground truth in training, the model's own prediction at run time).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +34,10 @@ from torch import nn
 from rtvos.models.shared.backbone import PYRAMID_CHANNELS
 
 CLUE_CHANNELS = 5  # background, foreground, y, x, distance from the centre
+CLUE_STRIDE = 16
+PRIOR_CLAMP = 4.0  # the Clue prior's log-odds are clamped to +-this ...
+PRIOR_BOUND = 1.0 / (1.0 + math.exp(-PRIOR_CLAMP))  # ... by clamping its probability to 1 - this .. this
+PRIOR_INIT = 0.5   # the learned scale of the Clue prior starts here
 
 
 # ------------------------------------------------------------------------------------------- Clue
@@ -85,9 +97,10 @@ class CRVOSDecoder(nn.Module):
 
     export_signature = "split-concat-conv-v1"  # the exported graph's form (engine cache key)
 
-    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, mid: int = 128):
+    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, mid: int = 128, clue_prior: bool = False):
         super().__init__()
-        self.config = {"channels": list(channels), "mid": mid}
+        self.config = {"channels": list(channels), "mid": mid} | ({"clue_prior": True} if clue_prior else {})
+        self.prior_scale = nn.Parameter(torch.tensor(PRIOR_INIT)) if clue_prior else None
         c4, c8, c16 = channels
         self.rm1 = DeconvRefineModule(c16, 256, CLUE_CHANNELS, mid, upsample=True)
         self.rm2 = DeconvRefineModule(c8, 128, 2, mid, upsample=True)
@@ -99,4 +112,10 @@ class CRVOSDecoder(nn.Module):
         o2 = self.rm2(f8, o1)      # stride 4
         o3 = self.rm3(f4, o2)      # stride 4
         o1 = F.interpolate(o1, scale_factor=2.0, mode="bilinear", align_corners=False)
-        return self.head(torch.cat([o1, o2, o3], dim=1))
+        logits = self.head(torch.cat([o1, o2, o3], dim=1))
+        if self.prior_scale is None:
+            return logits
+        fg = F.interpolate(clue[:, 1:2], scale_factor=float(CLUE_STRIDE), mode="bilinear", align_corners=False)
+        fg = fg.clamp(1.0 - PRIOR_BOUND, PRIOR_BOUND)
+        half = 0.5 * self.prior_scale * torch.log(fg / (1.0 - fg))  # half the log-odds to each class
+        return logits + torch.cat([-half, half], dim=1)

@@ -121,25 +121,15 @@ class CRVOSSegmenter(Segmenter):
         self.feat16_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
         self.windows: dict[int, Window] = {}
         self.prev: dict[int, tuple[Window, np.ndarray]] = {}  # each object's last soft mask: the window it covers
+        ph, pw = self.proc_hw
+        # each object's window, and its mask as the first Clue (an object added or removed later restarts
+        # every object here: the protocol's default)
         for k in self.ids:
-            self._place(k, label)
+            self.windows[k] = win = self._window_for(label == k)
+            self.prev[k] = win, cv2.resize(win.crop(label == k).astype(np.float32), (pw, ph),
+                                           interpolation=cv2.INTER_AREA)
         with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
             self._decode(*self._inputs(frame))
-
-    def _place(self, k: int, label: np.ndarray) -> None:
-        """Object k as drawn in `label`: its window, and its mask as the first Clue."""
-        self.windows[k] = win = self._window_for(label == k)
-        ph, pw = self.proc_hw
-        self.prev[k] = win, cv2.resize(win.crop(label == k).astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)
-
-    def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
-        """The new (or re-drawn) object starts from its mask; the others keep their Clues."""
-        self._place(object_id, label)
-        return sorted(set(self.ids) | {object_id})
-
-    def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
-        del self.windows[object_id], self.prev[object_id]
-        return [k for k in self.ids if k != object_id]
 
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         with torch.no_grad():

@@ -88,8 +88,9 @@ def object_columns(masks: torch.Tensor, px: int) -> tuple[int, int] | None:
 def mosaic_clips(clips: tuple[torch.Tensor, ...], others: tuple[torch.Tensor, ...], p: float,
                  rng: np.random.Generator, margin: int = 1) -> tuple[torch.Tensor, ...]:
     """With probability `p` per clip: the clip cut at a column, its object's side kept and the other side
-    filled from `others`' clip (same frames), moved sideways so that clip's object is there too -- and
-    is background (the masks are zeroed on that side). A decoder that segments whatever stands out is
+    filled from `others`' clip (same frames), rotated sideways so that clip's object is there too
+    (columns leaving one edge come back at the other) -- and is background (the masks are zeroed on
+    that side). A decoder that segments whatever stands out is
     wrong on these clips; one that follows the Clue is right. Without them, DAVIS's one salient object
     per frame teaches the decoder to ignore the Clue (measured: its output hardly changes when the
     Clue is emptied or moved).
@@ -210,6 +211,8 @@ class CRVOSTrainer(loop.Trainer):
         p.add_argument("--batch", type=int, default=4, help="clips per step")
         p.add_argument("--perturb-first", type=float, default=0.5, help="probability of perturbing a clip's first Clue")
         p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
+        p.add_argument("--clue-prior", action="store_true",
+                       help="a decoder whose logits add the Clue's log-odds, learned scale (net.py)")
         p.add_argument("--mosaic-p", type=float, default=0.0,
                        help="share of clips made of two side by side, one's object the target (default 0)")
         p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
@@ -237,9 +240,12 @@ class CRVOSTrainer(loop.Trainer):
         return info
 
     def build(self, args: argparse.Namespace) -> CRVOSDecoder:
-        self.decoder = CRVOSDecoder()
-        if args.init is not None:
-            self.decoder.load_state_dict(load_decoder(args.init).state_dict())
+        self.decoder = CRVOSDecoder(clue_prior=args.clue_prior)
+        if args.init is not None:  # a decoder without the Clue prior may start one with it
+            missing, unexpected = self.decoder.load_state_dict(load_decoder(args.init).state_dict(), strict=False)
+            if unexpected or set(missing) - {"prior_scale"}:
+                raise SystemExit(f"rtvos train crvos: --init {args.init} does not fit this decoder "
+                                 f"(missing {missing}, unexpected {unexpected}); --clue-prior must match")
         return self.decoder
 
     def step(self, rng: np.random.Generator) -> float:

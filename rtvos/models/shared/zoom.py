@@ -81,8 +81,8 @@ def window_for(mask: np.ndarray, frame_hw: tuple[int, int], zoom: float, margin:
 
 def reframe(values: np.ndarray, source: Window, target: Window, frame_hw: tuple[int, int]) -> np.ndarray:
     """A map over window `source` (any grid size, e.g. a soft mask at the processing size) as the same
-    grid over window `target`: up to the frame, cropped, and down again (area-averaged). Outside
-    `source` it is 0. The same window gives the map back unchanged."""
+    grid over window `target`: resampled to the frame's pixels, cropped, and resampled to the grid
+    again. Outside `source` it is 0. The same window gives the map back unchanged."""
     if source == target:
         return values
     gh, gw = values.shape[:2]
