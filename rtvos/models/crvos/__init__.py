@@ -8,11 +8,11 @@ crvos.pt      the packaged decoder (and crvos.json, how it was trained)
 
 from rtvos.models.spec import ModelSpec
 
-TRAIN_COMMAND = "rtvos train crvos"
+TRAIN_COMMAND = "rtvos train crvos --split all --no-dev --steps 400 --lr 1e-3 --clue-prior"  # how crvos.pt was made (crvos.json)
 
 SPECS = (
-    ModelSpec("crvos", "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules "
-              "(trained decoder)", package=__name__, segmenter="rtvos.models.crvos.segmenter:CRVOSSegmenter",
+    ModelSpec("crvos", "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules, "
+              "the Clue's log-odds added to the logits (trained decoder)", package=__name__, segmenter="rtvos.models.crvos.segmenter:CRVOSSegmenter",
               trainer="rtvos.models.crvos.train", checkpoint="crvos.pt"),
 )
 SPEC = SPECS[0]
