@@ -27,7 +27,7 @@ CLUES = ("true", "empty", "moved")
 
 def masks_from_clues(decoder, backbone, image: np.ndarray, previous: np.ndarray, height: int) -> dict[str, np.ndarray]:
     """The decoder's mask (frame size) for `image` from each kind of Clue made of `previous` (bool)."""
-    from rtvos.models.crvos.net import make_clue
+    from rtvos.models.crvos.net import CLUE_STRIDE, make_clue
     from rtvos.models.shared.backbone import preprocess, processing_size
 
     h, w = previous.shape
@@ -38,7 +38,7 @@ def masks_from_clues(decoder, backbone, image: np.ndarray, previous: np.ndarray,
         out = {}
         for kind in CLUES:
             prev = cv2.resize(clues[kind].astype(np.float32), (pw, ph), interpolation=cv2.INTER_AREA)
-            logits = decoder(*feats, make_clue(torch.from_numpy(prev)[None, None], (ph // 16, pw // 16)))
+            logits = decoder(*feats, make_clue(torch.from_numpy(prev)[None, None], (ph // CLUE_STRIDE, pw // CLUE_STRIDE)))
             fg = torch.softmax(logits, dim=1)[0, 1].numpy()
             out[kind] = cv2.resize(fg, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5
     return out

@@ -23,7 +23,7 @@ import torch
 from rtvos.engines import Calibration, EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.crvos import SPEC, TRAIN_COMMAND
-from rtvos.models.crvos.net import CRVOSDecoder, make_clue
+from rtvos.models.crvos.net import CLUE_STRIDE, CRVOSDecoder, make_clue
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size
@@ -63,8 +63,8 @@ class CRVOSConfig:
     threshold: float = 0.5       # on the up-sampled foreground probability
     zoom: float = 3.0            # target-centred: each object seen in a window around it, magnified up to this
                                  # (1: the whole frame, one backbone pass for every object). 3 with margin 0.5
-                                 # by 3-fold cross-validation: better on every fold (52.0 against 51.5 J&F),
-                                 # same speed for one object; a backbone pass per object (benchmarks/RESULTS.md)
+                                 # by 3-fold cross-validation: better on every fold (52.0 against 51.5 J&F);
+                                 # 0-6 % slower for one object, a backbone pass per object (benchmarks/RESULTS.md)
     zoom_margin: float = 0.5     # the window holds the object's box grown by this many box sizes on every side
     min_pixels: int = 10         # fewer: the object is lost, and looked for in the whole frame next (zoom > 1)
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
@@ -120,7 +120,7 @@ class CRVOSSegmenter(Segmenter):
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         h, w = self.frame_hw
         self.proc_hw = processing_size(h, w, self.cfg.height)
-        self.feat16_hw = (self.proc_hw[0] // 16, self.proc_hw[1] // 16)
+        self.feat16_hw = (self.proc_hw[0] // CLUE_STRIDE, self.proc_hw[1] // CLUE_STRIDE)
         self.windows: dict[int, Window] = {}
         self.prev: dict[int, tuple[Window, np.ndarray]] = {}  # each object's last soft mask: the window it covers
         ph, pw = self.proc_hw
@@ -138,8 +138,7 @@ class CRVOSSegmenter(Segmenter):
             logits = self._decode(*self._inputs(frame))
             fg = torch.softmax(logits.float(), dim=1)[:, 1, :, :].numpy()
         windows = [self.windows[k] for k in self.ids]
-        probs = [w.paste(cv2.resize(p, (w.w, w.h), interpolation=cv2.INTER_LINEAR), self.frame_hw)
-                 for w, p in zip(windows, fg)]
+        probs = [w.paste(p, self.frame_hw) for w, p in zip(windows, fg)]
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
         for k, win, p in zip(self.ids, windows, fg):
             found = np.count_nonzero(label == k) >= self.cfg.min_pixels

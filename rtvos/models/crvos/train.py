@@ -90,10 +90,9 @@ def mosaic_clips(clips: tuple[torch.Tensor, ...], others: tuple[torch.Tensor, ..
     """With probability `p` per clip: the clip cut at a column, its object's side kept and the other side
     filled from `others`' clip (same frames), rotated sideways so that clip's object is there too
     (columns leaving one edge come back at the other) -- and is background (the masks are zeroed on
-    that side). A decoder that segments whatever stands out is
-    wrong on these clips; one that follows the Clue is right. Without them, DAVIS's one salient object
-    per frame teaches the decoder to ignore the Clue (measured: its output hardly changes when the
-    Clue is emptied or moved).
+    that side). A decoder that segments whatever stands out is wrong on these clips; one that follows
+    the Clue is right. Without them, DAVIS's one salient object per frame teaches the decoder to ignore
+    the Clue (measured: its output hardly changes when the Clue is emptied or moved).
 
     Cuts and moves are whole stride-16 columns, so every level is cut at the same place and the moved
     features stay on the backbone's grid. The cut keeps `margin` columns clear of the object's extent

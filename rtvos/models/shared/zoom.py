@@ -36,7 +36,12 @@ class Window:
         return image[self.y0:self.y0 + self.h, self.x0:self.x0 + self.w]
 
     def paste(self, values: np.ndarray, frame_hw: tuple[int, int]) -> np.ndarray:
-        """`values` (h x w, this window's pixels) in a frame of zeros."""
+        """`values` -- a map over this window, on its pixels or on any other grid (bilinearly resampled
+        to its pixels) -- in a frame of zeros; a window that is the whole frame is the frame itself."""
+        if values.shape[:2] != (self.h, self.w):
+            values = cv2.resize(values, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
+        if (self.h, self.w) == tuple(frame_hw):
+            return values
         out = np.zeros(frame_hw, values.dtype)
         out[self.y0:self.y0 + self.h, self.x0:self.x0 + self.w] = values
         return out
@@ -86,5 +91,5 @@ def reframe(values: np.ndarray, source: Window, target: Window, frame_hw: tuple[
     if source == target:
         return values
     gh, gw = values.shape[:2]
-    frame = source.paste(cv2.resize(values, (source.w, source.h), interpolation=cv2.INTER_LINEAR), frame_hw)
+    frame = source.paste(values, frame_hw)
     return cv2.resize(target.crop(frame), (gw, gh), interpolation=cv2.INTER_AREA)
