@@ -58,7 +58,7 @@ def main() -> int:
     from rtvos.evaluation.metrics import iou
     from rtvos.evaluation.splits import scored
     from rtvos.models.crvos.segmenter import load_decoder
-    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
+    from rtvos.models.shared.backbone import Backbone
 
     if not all("=" in d for d in args.decoders):
         ap.error("name each decoder: NAME=CHECKPOINT")
@@ -66,11 +66,11 @@ def main() -> int:
     dataset = DavisDataset(args.davis_root)
     sequences = scored(dataset.sequence_names(), args.split)
     indices = [int(i) for i in args.frames.split(",")]
-    backbone = Backbone(taps=PYRAMID_TAPS).eval()
     results = {}
     print(f"{'decoder':<12} {'IoU true':>9} {'IoU empty':>10} {'IoU moved':>10} {'true~empty':>11}")
     for name, path in named.items():
         decoder = load_decoder(path)
+        backbone = Backbone(taps=decoder.backbone_taps).eval()  # below any blocks the decoder fine-tuned
         rows = []
         for seq_name in sequences:
             seq = dataset.sequence(seq_name)

@@ -76,12 +76,12 @@ def test_onnx_export_matches_torch_on_real_features(bear, tmp_path, monkeypatch)
 
     monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
     frame, mask = bear[1]
-    with torch.no_grad():
-        f4, f8, f16 = Backbone(taps=(2, 4, 10))(preprocess(frame, (H, W)))
-    prev = torch.from_numpy((bear[0][1] > 0).astype(np.float32))[None, None]
-    clue = make_clue(torch.nn.functional.interpolate(prev, size=(H, W), mode="area"), (H // 16, W // 16))
     torch.manual_seed(0)
     decoder = load_decoder() if SPEC.checkpoint_path.is_file() else CRVOSDecoder().eval()
+    with torch.no_grad():  # the features below any backbone blocks the decoder fine-tuned
+        f4, f8, f16 = Backbone(taps=decoder.backbone_taps)(preprocess(frame, (H, W)))
+    prev = torch.from_numpy((bear[0][1] > 0).astype(np.float32))[None, None]
+    clue = make_clue(torch.nn.functional.interpolate(prev, size=(H, W), mode="area"), (H // 16, W // 16))
     with torch.no_grad():
         ref = decoder(f4, f8, f16, clue)
     engine = load_engine(decoder, tuple(tuple(t.shape) for t in (f4, f8, f16, clue)), "onnxruntime")
@@ -114,3 +114,30 @@ def test_clue_prior_adds_the_clues_log_odds_to_the_logits():
     assert gap[0, 128, 224] == pytest.approx(PRIOR_INIT * PRIOR_CLAMP, rel=1e-4)     # inside: for
     assert gap[0, 8, 8] == pytest.approx(-PRIOR_INIT * PRIOR_CLAMP, rel=1e-4)        # far outside: against
     assert torch.isfinite(b).all()
+
+
+def test_tuned_blocks_start_as_the_imagenet_blocks_they_replace():
+    """A decoder that fine-tunes the backbone's last stride-16 blocks takes the features below them: at
+    the start its masks are the plain decoder's on the full backbone's features; its blocks train
+    while their BatchNorm statistics stay ImageNet's."""
+    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
+
+    tuned = CRVOSDecoder(tuned_blocks=3)
+    plain = CRVOSDecoder().eval()
+    assert tuned.backbone_taps == (2, 4, 7) and plain.backbone_taps == PYRAMID_TAPS
+    assert tuned.config["tuned_blocks"] == 3 and "tuned_blocks" not in plain.config
+    tuned.load_state_dict(plain.state_dict() | {k: v for k, v in tuned.state_dict().items() if k.startswith("tuned.")})
+    image = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(1))
+    clue = make_clue(torch.rand(1, 1, H, W, generator=torch.Generator().manual_seed(2)), (H // 16, W // 16))
+    with torch.no_grad():
+        a = plain(*Backbone(taps=PYRAMID_TAPS)(image), clue)
+        b = tuned.eval()(*Backbone(taps=tuned.backbone_taps)(image), clue)
+    assert torch.allclose(a, b, atol=1e-4)
+
+    tuned.train()
+    stats = tuned.tuned[0]._bn0.running_mean.clone()
+    tuned(*Backbone(taps=tuned.backbone_taps)(image), clue).sum().backward()
+    assert torch.equal(tuned.tuned[0]._bn0.running_mean, stats)
+    assert tuned.tuned[0]._expand_conv.weight.grad is not None
+    with pytest.raises(ValueError, match="tuned_blocks must be 0..5"):
+        CRVOSDecoder(tuned_blocks=6)

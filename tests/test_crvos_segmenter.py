@@ -128,3 +128,21 @@ def test_zoomed_in_objects_each_in_their_own_window(bear, packaged_segmenter):
         ys, xs_k = np.nonzero(r.mask == k)
         assert len(ys) > 0.3 * np.count_nonzero(label == k)
         assert abs(np.median(xs_k) - np.median(np.nonzero(label == k)[1])) < 60
+
+
+def test_a_decoder_with_tuned_blocks_runs_on_the_backbone_below_them(bear, tmp_path):
+    """A checkpoint whose decoder owns the backbone's last blocks: the segmenter builds the backbone that
+    stops below them (the INT8 engines included), and refuses a backbone with the wrong outputs."""
+    from rtvos.models.checkpoint import save_checkpoint
+    from rtvos.models.crvos.net import CRVOSDecoder
+    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
+
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "tuned.pt", CRVOSDecoder(clue_prior=True, tuned_blocks=3), {"model": "crvos"})
+    seg = create_segmenter("crvos", checkpoint=str(tmp_path / "tuned.pt"), backend="onnxruntime", zoom=1.0)
+    assert seg.backbone.taps == (2, 4, 7)
+    seg.start(*bear[0])
+    r = seg.step(bear[1][0])
+    assert r.mask.shape == bear[1][1].shape and [o.id for o in r.objects] == [1]
+    with pytest.raises(ValueError, match="needs backbone taps"):
+        create_segmenter("crvos", checkpoint=str(tmp_path / "tuned.pt"), backbone=Backbone(taps=PYRAMID_TAPS))

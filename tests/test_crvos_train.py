@@ -79,7 +79,32 @@ def test_a_decoder_with_the_clue_prior_can_start_from_one_without(tmp_path):
     plain, prior = CRVOSDecoder(), CRVOSDecoder(clue_prior=True)
     save_checkpoint(tmp_path / "plain.pt", plain, {"model": "crvos"})
     save_checkpoint(tmp_path / "prior.pt", prior, {"model": "crvos"})
-    started = CRVOSTrainer().build(argparse.Namespace(clue_prior=True, init=tmp_path / "plain.pt"))
+    started = CRVOSTrainer().build(argparse.Namespace(clue_prior=True, tune_blocks=0, init=tmp_path / "plain.pt"))
     assert torch.equal(started.rm1.conv.weight, plain.rm1.conv.weight) and started.prior_scale is not None
-    with pytest.raises(SystemExit, match="--clue-prior must match"):
-        CRVOSTrainer().build(argparse.Namespace(clue_prior=False, init=tmp_path / "prior.pt"))
+    with pytest.raises(SystemExit, match="--clue-prior and --tune-blocks must match"):
+        CRVOSTrainer().build(argparse.Namespace(clue_prior=False, tune_blocks=0, init=tmp_path / "prior.pt"))
+
+
+def test_tuned_blocks_learn_at_their_share_of_the_rate_and_start_from_a_plain_decoder(tmp_path):
+    import argparse
+
+    from rtvos.models.checkpoint import save_checkpoint
+    from rtvos.models.crvos.train import CRVOSTrainer
+
+    plain = CRVOSDecoder(clue_prior=True)
+    save_checkpoint(tmp_path / "plain.pt", plain, {"model": "crvos"})
+    trainer = CRVOSTrainer()
+    trainer.args = argparse.Namespace(tune_lr=0.1)
+    tuned = trainer.build(argparse.Namespace(clue_prior=True, tune_blocks=2, init=tmp_path / "plain.pt"))
+    assert torch.equal(tuned.rm1.conv.weight, plain.rm1.conv.weight) and tuned.tuned is not None
+    decoder_group, tuned_group = trainer.param_groups(tuned)
+    assert tuned_group["lr_scale"] == 0.1
+    # in the network's order, every run the same (a resumed optimizer's state is matched by position)
+    order = [n for n, _ in tuned.named_parameters()]
+    names = {id(p): n for n, p in tuned.named_parameters()}
+    assert [names[id(p)] for p in decoder_group["params"] + tuned_group["params"]] == \
+           [n for n in order if not n.startswith("tuned.")] + [n for n in order if n.startswith("tuned.")]
+    assert len(trainer.param_groups(plain)) == 1
+    save_checkpoint(tmp_path / "tuned.pt", tuned, {"model": "crvos"})
+    with pytest.raises(SystemExit, match="fine-tuned 2 backbone blocks, not --tune-blocks 3"):
+        trainer.build(argparse.Namespace(clue_prior=True, tune_blocks=3, init=tmp_path / "tuned.pt"))

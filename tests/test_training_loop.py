@@ -99,3 +99,27 @@ def test_the_learning_rate_decays_over_the_budget(root, tmp_path):
     loop.main(Toy(), ["--davis-root", str(root), "--out", str(out), "--steps", "8", "--log-every", "1", "--no-dev"])
     lrs = [r["lr"] for r in _log(out) if r["type"] == "train"]
     assert lrs[0] == pytest.approx(Toy.lr) and np.all(np.diff(lrs) < 0) and lrs[-1] > 0.1 * Toy.lr
+
+
+def test_a_parameter_group_learns_at_its_share_of_the_rate(root, tmp_path):
+    """A trainer's `param_groups` with an "lr_scale": that group's rate is the schedule's times the scale."""
+
+    class TwoLines(Toy):
+        def build(self, args):
+            self.net = Line()
+            self.net.v = torch.nn.Parameter(torch.tensor([0.0]))
+            return self.net
+
+        def param_groups(self, network):
+            return [{"params": [network.w]}, {"params": [network.v], "lr_scale": 0.1}]
+
+        def step(self, rng):
+            loss = ((self.net.w - 3.0) ** 2 + (self.net.v - 3.0) ** 2).sum()
+            loss.backward()
+            return float(loss.detach())
+
+    trainer = TwoLines()
+    loop.main(trainer, ["--davis-root", str(root), "--out", str(tmp_path / "run"), "--steps", "1", "--no-dev"])
+    # Adam's first step moves each parameter by its group's rate
+    assert trainer.net.w.item() == pytest.approx(Toy.lr, rel=1e-3)
+    assert trainer.net.v.item() == pytest.approx(0.1 * Toy.lr, rel=1e-3)

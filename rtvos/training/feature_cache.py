@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS, PYRAMID_TAPS, Backbone, preprocess, processing_size
+from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size, tap_channels
 from rtvos.training.lucid import lucid_clip
 
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
@@ -85,10 +85,11 @@ class FeatureCache:
         return self.bytes_per_frame * len(self.masks)
 
 
-def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: int, max_frames: int | None) -> dict:
+def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: int, max_frames: int | None,
+               taps: tuple[int, int, int]) -> dict:
     return {"version": CACHE_VERSION, "root": str(Path(root).resolve()), "sequences": list(sequences),
             "size_hw": list(size_hw), "variants": variants, "seed": seed, "max_frames": max_frames,
-            "taps": list(PYRAMID_TAPS)}
+            "taps": list(taps)}
 
 
 CACHE_ARRAYS = ("f4", "f8", "f16", "masks", "area")
@@ -104,19 +105,21 @@ def load_cache(folder: Path) -> FeatureCache | None:
 
 
 class CacheWriter:
-    """Fills a new cache folder row by row (backbone features + soft mask of one image each)."""
+    """Fills a new cache folder row by row (backbone features at `taps` -- strides 4 / 8 / 16 -- and the
+    soft mask of one image each)."""
 
-    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str):
+    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str, taps=PYRAMID_TAPS):
         h, w = size_hw
         self.folder, self.size_hw = folder, size_hw
         folder.mkdir(parents=True, exist_ok=True)
-        shapes = {"f4": (n, PYRAMID_CHANNELS[0], h // 4, w // 4), "f8": (n, PYRAMID_CHANNELS[1], h // 8, w // 8),
-                  "f16": (n, PYRAMID_CHANNELS[2], h // 16, w // 16), "masks": (n, h, w), "area": (n,)}
+        c4, c8, c16 = tap_channels(taps)
+        shapes = {"f4": (n, c4, h // 4, w // 4), "f8": (n, c8, h // 8, w // 8),
+                  "f16": (n, c16, h // 16, w // 16), "masks": (n, h, w), "area": (n,)}
         dtypes = {"f4": np.float16, "f8": np.float16, "f16": np.float16, "masks": np.uint8, "area": np.float32}
         self.arrays = {k: np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=dtypes[k], shape=shapes[k])
                        for k in CACHE_ARRAYS}
         # fp32 graph: the cache holds the features training sees, not an INT8 approximation of them
-        self.engine = load_engine(Backbone(taps=PYRAMID_TAPS), (1, 3, h, w), backend)
+        self.engine = load_engine(Backbone(taps=taps), (1, 3, h, w), backend)
 
     def write(self, row: int, image: np.ndarray, mask: np.ndarray) -> None:
         """Features of `image` and its soft mask (0..1, stored as 0..255)."""
@@ -148,9 +151,9 @@ def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
 
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
                 cache_dir: Path, backend: str = "auto", max_frames: int | None = None,
-                progress: bool = True) -> FeatureCache:
+                progress: bool = True, taps=PYRAMID_TAPS) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
-    key = _cache_key(root, sequences, size_hw, variants, seed, max_frames)
+    key = _cache_key(root, sequences, size_hw, variants, seed, max_frames, taps)
     folder = cache_folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
     cached = load_cache(folder)
     if cached is not None:
@@ -160,7 +163,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     n = sum(lengths) * variants
     h, w = size_hw
-    writer = CacheWriter(folder, n, size_hw, backend)
+    writer = CacheWriter(folder, n, size_hw, backend, taps)
     blocks, row = [], 0
     with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
         for si, (seq, length) in enumerate(zip(seqs, lengths)):
@@ -181,7 +184,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
 
 def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
                           clip_len: int, seed: int, cache_dir: Path, backend: str = "auto",
-                          ecssd_root: Path | None = None, progress: bool = True) -> FeatureCache:
+                          ecssd_root: Path | None = None, progress: bool = True, taps=PYRAMID_TAPS) -> FeatureCache:
     """Features of `lucid` synthetic clips made from the train sequences only (rtvos.training.lucid) and
     `ecssd` clips made from the ECSSD photographs (rtvos.training.ecssd), `clip_len` frames each, one
     block per clip; cached like `build_cache`."""
@@ -192,7 +195,7 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
            "sequences": list(sequences) if lucid else [],  # ECSSD clips alone serve every split and fold
            "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
            "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed,
-           "taps": list(PYRAMID_TAPS)}
+           "taps": list(taps)}
     folder = cache_folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
     cached = load_cache(folder)
     if cached is not None:
@@ -200,7 +203,7 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
     dataset = DavisDataset(root)
     seqs = [dataset.sequence(s) for s in sequences]
     h, w = size_hw
-    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend)
+    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps)
 
     def frame(seq, i):
         image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
@@ -247,9 +250,10 @@ def add_cache_arguments(p) -> None:
     p.add_argument("--synthetic-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
 
 
-def cache_from_arguments(args, root: Path, sequences: list[str], prog: str) -> tuple[FeatureCache, tuple[int, int]]:
-    """The feature cache `add_cache_arguments`' options name, limited to `sequences`, and the processing
-    size of its frames. The cache itself holds every sequence of the root, so one cache (built now if it
+def cache_from_arguments(args, root: Path, sequences: list[str], prog: str,
+                         taps=PYRAMID_TAPS) -> tuple[FeatureCache, tuple[int, int]]:
+    """The feature cache `add_cache_arguments`' options name (features at `taps`), limited to `sequences`,
+    and the processing size of its frames. The cache itself holds every sequence of the root, so one cache (built now if it
     is not on disk) serves every split and every cross-validation fold."""
     if args.height % 32:
         raise SystemExit(f"{prog}: --height must be a multiple of 32, got {args.height}")
@@ -257,17 +261,18 @@ def cache_from_arguments(args, root: Path, sequences: list[str], prog: str) -> t
     size_hw = processing_size(*dataset.sequence(sequences[0]).load_frame(0).shape[:2], args.height)
     everything = sorted(dataset.sequence_names()) if not args.smoke else sorted(sequences)
     cache = build_cache(root, everything, size_hw, args.variants, args.seed, args.cache_dir or DEFAULT_CACHE_DIR,
-                        args.backend, args.max_frames)
+                        args.backend, args.max_frames, taps=taps)
     return cache.subset(sequences), size_hw
 
 
-def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int]) -> FeatureCache | None:
+def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int],
+                             taps=PYRAMID_TAPS) -> FeatureCache | None:
     """The synthetic clips `add_cache_arguments`' options ask for (lucid clips from `sequences` only), or None."""
     if args.lucid_clips <= 0 and args.ecssd_clips <= 0:
         return None
     return build_synthetic_cache(root, sequences, size_hw, max(0, args.lucid_clips), max(0, args.ecssd_clips),
                                  args.synthetic_len, args.seed, args.cache_dir or DEFAULT_CACHE_DIR, args.backend,
-                                 args.ecssd_root)
+                                 args.ecssd_root, taps=taps)
 
 
 def pick_source(cache: FeatureCache, synthetic: FeatureCache | None, p: float, rng: np.random.Generator) -> FeatureCache:

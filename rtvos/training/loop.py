@@ -72,6 +72,10 @@ class Trainer(abc.ABC):
         """One step's forward and backward passes (gradients accumulate; the loop steps the optimizer).
         Returns the loss."""
 
+    def param_groups(self, network: torch.nn.Module) -> list[dict]:
+        """The optimizer's parameter groups; a group's "lr_scale" (default 1) multiplies its learning rate."""
+        return [{"params": list(network.parameters())}]
+
     def evaluate(self) -> dict | None:
         """Scores on the dev data (holding `best_metric`), or None when there is no dev check."""
         return None
@@ -126,7 +130,9 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
 
     torch.manual_seed(args.seed)
     network = trainer.build(args)
-    optimizer = torch.optim.Adam(network.parameters(), lr=args.lr)
+    groups = trainer.param_groups(network)
+    scales = [g.get("lr_scale", 1.0) for g in groups]  # this run's, also after a resume
+    optimizer = torch.optim.Adam(groups, lr=args.lr)
     rng = np.random.default_rng(args.seed)
     metric = trainer.best_metric
     step, elapsed, best = 0, 0.0, {}  # best: {metric: score, "step": step} once a dev check ran
@@ -184,8 +190,8 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
         while not done():
             trainer.progress = budget_progress(args, step, elapsed)
             lr = args.lr * trainer.lr_factor(args, step, elapsed)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group, scale in zip(optimizer.param_groups, scales):
+                group["lr"] = lr * scale
             optimizer.zero_grad(set_to_none=True)
             losses.append(trainer.step(rng))
             optimizer.step()

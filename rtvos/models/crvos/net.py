@@ -14,10 +14,16 @@ output directly: its log-odds, bilinearly up-sampled from stride 16 and scaled b
 added to the logits, so the decoder refines the previous mask instead of finding whatever stands out
 (measured: without it the decoder hardly uses the Clue; benchmarks/clue_sensitivity.py).
 
+With `tuned_blocks` = n (also recorded in the checkpoint) the decoder owns the backbone's last n blocks
+below the stride-16 tap, initialised from ImageNet and fine-tuned with it; the shared backbone then stops
+n blocks earlier (`backbone_taps`), so the compute per frame is the same and training can still cache
+the frozen features.
+
 RM3 keeps stride 4 with a stride-1 3x3 transposed conv (a learned 2-channel projection, so all three
 modules have the same form); the stride-4 head does the last up-sampling.  Only Conv, ConvTranspose,
-Relu, Concat and a fixed-scale Resize (the Clue prior adds Slice, Clip, Sub, Div, Log, Mul): exports to
-ONNX opset 17 (legacy exporter) with static shapes.
+Relu, Concat and a fixed-scale Resize (the Clue prior adds Slice, Clip, Sub, Div, Log, Mul; tuned blocks
+depthwise Conv, Clip for ReLU6, Add for the residuals): exports to ONNX opset 17 (legacy exporter) with
+static shapes.
 
 The Clue is built outside the decoder (`make_clue`) so the decoder graph stays static and the previous
 mask can come from anywhere (ground truth in training, the model's own prediction at run time).
@@ -31,13 +37,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS
+from rtvos.models.shared.backbone import (
+    BLOCK_CHANNELS,
+    BLOCK_STRIDES,
+    PYRAMID_CHANNELS,
+    PYRAMID_TAPS,
+    STRIDE16_TAP,
+    pretrained_blocks,
+)
 
 CLUE_CHANNELS = 5  # background, foreground, y, x, distance from the centre
 CLUE_STRIDE = 16
 PRIOR_CLAMP = 4.0  # the Clue prior's log-odds are clamped to +-this ...
 PRIOR_BOUND = 1.0 / (1.0 + math.exp(-PRIOR_CLAMP))  # ... by clamping its probability to 1 - this .. this
 PRIOR_INIT = 0.5   # the learned scale of the Clue prior starts here
+# the decoder may own the backbone's blocks below the stride-16 tap down to the first fed stride-16 features
+MAX_TUNED_BLOCKS = sum(s == CLUE_STRIDE for s in BLOCK_STRIDES[:STRIDE16_TAP])
+
+
+def backbone_taps(tuned_blocks: int) -> tuple[int, int, int]:
+    """The backbone features a decoder that owns the last `tuned_blocks` stride-16 blocks takes: strides
+    4 and 8 as always, stride 16 from below its blocks."""
+    if not 0 <= tuned_blocks <= MAX_TUNED_BLOCKS:
+        raise ValueError(f"tuned_blocks must be 0..{MAX_TUNED_BLOCKS} (blocks fed by stride-16 features), "
+                         f"got {tuned_blocks}")
+    return (*PYRAMID_TAPS[:2], STRIDE16_TAP - tuned_blocks)
 
 
 # ------------------------------------------------------------------------------------------- Clue
@@ -93,14 +117,22 @@ class DeconvRefineModule(nn.Module):
 
 
 class CRVOSDecoder(nn.Module):
-    """forward(f4, f8, f16, clue) -> Bx2xHxW logits (background, foreground), H = 4 * f4's height."""
+    """forward(f4, f8, f16, clue) -> Bx2xHxW logits (background, foreground), H = 4 * f4's height; the
+    features are the backbone's at `backbone_taps`."""
 
     export_signature = "split-concat-conv-v1"  # the exported graph's form (engine cache key)
 
-    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, mid: int = 128, clue_prior: bool = False):
+    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, mid: int = 128, clue_prior: bool = False,
+                 tuned_blocks: int = 0):
         super().__init__()
-        self.config = {"channels": list(channels), "mid": mid} | ({"clue_prior": True} if clue_prior else {})
+        self.config = {"channels": list(channels), "mid": mid} | ({"clue_prior": True} if clue_prior else {}) | \
+                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
         self.prior_scale = nn.Parameter(torch.tensor(PRIOR_INIT)) if clue_prior else None
+        self.backbone_taps = backbone_taps(tuned_blocks)  # the features forward() takes
+        if tuned_blocks and channels[2] != BLOCK_CHANNELS[STRIDE16_TAP]:
+            raise ValueError(f"tuned blocks give {BLOCK_CHANNELS[STRIDE16_TAP]} channels at stride 16, not {channels[2]}")
+        # tuned.0 is block backbone_taps[2] + 1, the lowest
+        self.tuned = pretrained_blocks(self.backbone_taps[2] + 1, STRIDE16_TAP) if tuned_blocks else None
         c4, c8, c16 = channels
         self.rm1 = DeconvRefineModule(c16, 256, CLUE_CHANNELS, mid, upsample=True)
         self.rm2 = DeconvRefineModule(c8, 128, 2, mid, upsample=True)
@@ -108,6 +140,8 @@ class CRVOSDecoder(nn.Module):
         self.head = nn.ConvTranspose2d(6, 2, kernel_size=6, stride=4, padding=1)
 
     def forward(self, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor, clue: torch.Tensor) -> torch.Tensor:
+        if self.tuned is not None:
+            f16 = self.tuned(f16)
         o1 = self.rm1(f16, clue)   # stride 8
         o2 = self.rm2(f8, o1)      # stride 4
         o3 = self.rm3(f4, o2)      # stride 4

@@ -1,6 +1,7 @@
 """`crvos` behind the segmenter protocol, on a frozen EfficientNet-Lite0 pyramid.
 
-Per frame: backbone features f4 / f8 / f16 (strides 4 / 8 / 16) and, per object, the *Clue* -- the
+Per frame: backbone features f4 / f8 / f16 (strides 4 / 8 / 16; f16 from below the backbone blocks a
+decoder fine-tuned and owns, `CRVOSDecoder.backbone_taps`) and, per object, the *Clue* -- the
 previous frame's soft mask as (background, foreground) probabilities area-pooled to stride 16, plus
 three coordinate channels -- go through the decoder (net.py) to 2-channel (background, foreground)
 logits at the processing resolution.  No online learning: the previous prediction is the only memory,
@@ -26,7 +27,7 @@ from rtvos.models.crvos import SPEC, TRAIN_COMMAND
 from rtvos.models.crvos.net import CLUE_STRIDE, CRVOSDecoder, make_clue
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
-from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size
+from rtvos.models.shared.backbone import Backbone, preprocess, processing_size
 from rtvos.models.shared.int8_calibration import RECIPE, backbone_int8, calibration_frames, check_precision
 from rtvos.models.shared.zoom import Window, reframe, window_for
 
@@ -80,15 +81,16 @@ class CRVOSSegmenter(Segmenter):
 
     def __init__(self, backbone: Backbone | None = None, decoder: CRVOSDecoder | None = None, **options):
         """`backbone` / `decoder`: ready modules to share (e.g. the decoder being trained); by default
-        a fresh Backbone(taps=PYRAMID_TAPS) and the decoder from `checkpoint`."""
+        a fresh Backbone at the decoder's `backbone_taps` and the decoder from `checkpoint`."""
         super().__init__(**options)
         if self.cfg.height % 32 or self.cfg.height <= 0:
             raise ValueError(f"height must be a positive multiple of 32, got {self.cfg.height}")
         check_precision(self.cfg.precision)
         self.decoder = decoder if decoder is not None else load_decoder(self.cfg.checkpoint or None)
-        self.backbone = backbone or Backbone(taps=PYRAMID_TAPS)
-        if tuple(self.backbone.taps) != PYRAMID_TAPS:
-            raise ValueError(f"crvos needs backbone taps {PYRAMID_TAPS}, got {self.backbone.taps}")
+        taps = self.decoder.backbone_taps  # below the backbone blocks the decoder fine-tuned, if any
+        self.backbone = backbone or Backbone(taps=taps)
+        if tuple(self.backbone.taps) != taps:
+            raise ValueError(f"this crvos decoder needs backbone taps {taps}, got {self.backbone.taps}")
         int8 = self.cfg.precision == "int8"
         self.backbone_engines = EngineCache(self.backbone, self.cfg.backend, backbone_int8(self.cfg.precision))
         # one decoder engine per number of objects (the batch)

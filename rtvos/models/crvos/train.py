@@ -5,7 +5,9 @@ shared training loop (rtvos.training.loop).
     rtvos train crvos --smoke            # a run of seconds, for CI
 
 1. **Feature cache** (rtvos.training.feature_cache): backbone features and soft masks of every train
-   frame under --variants fixed augmentation variants, computed once and reused by later runs.
+   frame under --variants fixed augmentation variants, computed once and reused by later runs.  With
+   --tune-blocks N the cache holds the features below the backbone's last N stride-16 blocks, which
+   the decoder owns and fine-tunes at --tune-lr of its learning rate.
 2. **Recurrent clips.**  A batch of clips of --clip-len frames (random sequence, variant, start, and
    frame step 1..--max-step to simulate faster motion).  Frame 0's ground truth is the first Clue;
    after that the model's own detached foreground probability is.  With some probability a Clue is
@@ -30,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rtvos.models.crvos.net import CRVOSDecoder, make_clue
+from rtvos.models.crvos.net import MAX_TUNED_BLOCKS, CRVOSDecoder, backbone_taps, make_clue
 from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
-from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone
+from rtvos.models.shared.backbone import Backbone
 from rtvos.training import loop
 from rtvos.training.feature_cache import (
     FeatureCache,
@@ -212,6 +214,11 @@ class CRVOSTrainer(loop.Trainer):
         p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
         p.add_argument("--clue-prior", action="store_true",
                        help="a decoder whose logits add the Clue's log-odds, learned scale (net.py)")
+        p.add_argument("--tune-blocks", type=int, default=0,
+                       help=f"fine-tune the backbone's last N blocks below the stride-16 features with the decoder "
+                            f"(0-{MAX_TUNED_BLOCKS}; they become part of it, net.py; default 0: frozen)")
+        p.add_argument("--tune-lr", type=float, default=0.1,
+                       help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
         p.add_argument("--mosaic-p", type=float, default=0.0,
                        help="share of clips made of two side by side, one's object the target (default 0)")
         p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
@@ -228,24 +235,39 @@ class CRVOSTrainer(loop.Trainer):
             raise SystemExit(f"rtvos train crvos: --synthetic-len ({args.synthetic_len}) must be >= --clip-len "
                              f"({args.clip_len})")
         self.args, self.root, self.dev = args, root, dev
-        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos")
+        if not 0 <= args.tune_blocks <= MAX_TUNED_BLOCKS:
+            raise SystemExit(f"rtvos train crvos: --tune-blocks must be 0..{MAX_TUNED_BLOCKS}, got {args.tune_blocks}")
+        taps = backbone_taps(args.tune_blocks)  # the features the decoder takes
+        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos", taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
                                                            "variants": args.variants}}
-        self.synthetic = synthetic_from_arguments(args, root, train, size_hw)
+        self.synthetic = synthetic_from_arguments(args, root, train, size_hw, taps)
         if self.synthetic is not None:
             info["synthetic"] = {"lucid": args.lucid_clips, "ecssd": args.ecssd_clips,
                                  "frames": len(self.synthetic.masks), "p": args.synthetic_p}
-        self.backbone = Backbone(taps=PYRAMID_TAPS) if dev else None
+        self.backbone = Backbone(taps=taps) if dev else None
         return info
 
     def build(self, args: argparse.Namespace) -> CRVOSDecoder:
-        self.decoder = CRVOSDecoder(clue_prior=args.clue_prior)
-        if args.init is not None:  # a decoder without the Clue prior may start one with it
-            missing, unexpected = self.decoder.load_state_dict(load_decoder(args.init).state_dict(), strict=False)
-            if unexpected or set(missing) - {"prior_scale"}:
+        self.decoder = CRVOSDecoder(clue_prior=args.clue_prior, tuned_blocks=args.tune_blocks)
+        if args.init is not None:  # a decoder without the Clue prior or tuned blocks may start one with them
+            init = load_decoder(args.init)
+            if init.tuned is not None and init.config["tuned_blocks"] != args.tune_blocks:
+                raise SystemExit(f"rtvos train crvos: --init {args.init} fine-tuned {init.config['tuned_blocks']} "
+                                 f"backbone blocks, not --tune-blocks {args.tune_blocks}")
+            missing, unexpected = self.decoder.load_state_dict(init.state_dict(), strict=False)
+            if unexpected or {m for m in missing if m != "prior_scale" and not m.startswith("tuned.")}:
                 raise SystemExit(f"rtvos train crvos: --init {args.init} does not fit this decoder "
-                                 f"(missing {missing}, unexpected {unexpected}); --clue-prior must match")
+                                 f"(missing {missing}, unexpected {unexpected}); --clue-prior and --tune-blocks "
+                                 f"must match")
         return self.decoder
+
+    def param_groups(self, network: CRVOSDecoder) -> list[dict]:
+        """The fine-tuned backbone blocks learn at --tune-lr of the decoder's rate."""
+        tuned = list(network.tuned.parameters()) if network.tuned is not None else []
+        ids = {id(p) for p in tuned}  # by identity, in the network's order (last.pt's optimizer state is by position)
+        return [{"params": [p for p in network.parameters() if id(p) not in ids]}] + \
+               ([{"params": tuned, "lr_scale": self.args.tune_lr}] if tuned else [])
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args

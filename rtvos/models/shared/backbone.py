@@ -183,6 +183,28 @@ def _run_blocks(y: torch.Tensor, blocks, taps) -> list[torch.Tensor]:
     return out
 
 
+class FrozenStatistics(nn.Sequential):
+    """Blocks whose weights train while their BatchNorm keeps the ImageNet running statistics (a few
+    clips a step are too few to estimate them)."""
+
+    def train(self, mode: bool = True) -> "FrozenStatistics":
+        super().train(mode)
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.eval()
+        return self
+
+
+def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None = "default") -> FrozenStatistics:
+    """Trainable copies of blocks `first`..`last` of the ImageNet network: a model that fine-tunes the
+    backbone's upper blocks owns them, and the frozen Backbone stops below them (so its features can be
+    cached for training)."""
+    if not 0 <= first <= last < len(BLOCK_SPECS):
+        raise ValueError(f"blocks {first}..{last} are not within 0..{len(BLOCK_SPECS) - 1}")
+    blocks = FrozenStatistics(*list(EfficientNetLite0(weights)._blocks)[first:last + 1])
+    return blocks.requires_grad_(True)
+
+
 class Backbone(nn.Module):
     """Frozen feature pyramid.
 
