@@ -40,6 +40,18 @@ def test_window_for_is_the_frame_without_zoom_or_without_an_object():
     assert window_for(mask, FRAME, zoom=2.0, margin=1.0) == window_around((400, 200, 440, 240), FRAME, 1.0, 2.0)
 
 
+def test_specks_far_from_the_object_do_not_move_its_window():
+    """A few stray pixels at the frame's edge (what a decoder leaves after a search in the whole frame)
+    would make the window the whole frame, for good; a second part of comparable size is kept."""
+    mask = np.zeros(FRAME, bool)
+    mask[200:240, 400:440] = True
+    alone = window_for(mask, FRAME, zoom=3.0, margin=0.5)
+    mask[300:304, 840:844] = True  # 16 px: a speck (1 % of the object)
+    assert window_for(mask, FRAME, zoom=3.0, margin=0.5) == alone != Window.full(FRAME)
+    mask[100:120, 300:320] = True  # 400 px: a quarter of the object, part of it
+    assert window_for(mask, FRAME, zoom=3.0, margin=0.5) == window_around((300, 100, 440, 240), FRAME, 0.5, 3.0)
+
+
 def test_reframe_moves_a_map_between_windows():
     grid = (64, 112)  # a map at a processing size, over any window
     small, frame = window_at(240, 427, 240, FRAME), Window.full(FRAME)

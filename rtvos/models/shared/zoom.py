@@ -16,7 +16,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rtvos.models.shared.crops import Box, mask_box
+from rtvos.models.shared.crops import Box
+
+# parts of a mask smaller than this share of its largest part are specks: they do not move its window
+# (one speck at the far edge of the frame would otherwise make the window the whole frame, for good)
+SPECK_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -75,10 +79,23 @@ def window_around(box: Box, frame_hw: tuple[int, int], margin: float,
     return window_at((y0 + y1) / 2, (x0 + x1) / 2, min(fh, max(need, fh / max_zoom)), frame_hw)
 
 
+def object_box(mask: np.ndarray) -> Box | None:
+    """The box of a mask's parts (8-connected) of at least SPECK_SHARE of its largest part's area; None
+    when the mask is empty."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(np.ascontiguousarray(mask, dtype=np.uint8), connectivity=8)
+    if n <= 1:
+        return None
+    parts = stats[1:]
+    parts = parts[parts[:, cv2.CC_STAT_AREA] >= SPECK_SHARE * parts[:, cv2.CC_STAT_AREA].max()]
+    x0, y0 = parts[:, cv2.CC_STAT_LEFT], parts[:, cv2.CC_STAT_TOP]
+    x1, y1 = x0 + parts[:, cv2.CC_STAT_WIDTH], y0 + parts[:, cv2.CC_STAT_HEIGHT]
+    return float(x0.min()), float(y0.min()), float(x1.max()), float(y1.max())
+
+
 def window_for(mask: np.ndarray, frame_hw: tuple[int, int], zoom: float, margin: float) -> Window:
-    """Where an object with this mask is looked at next: the window around it when zooming (`zoom` > 1),
-    else -- or when the mask is empty -- the whole frame."""
-    box = mask_box(mask) if zoom > 1.0 else None
+    """Where an object with this mask is looked at next: the window around it (its specks left out, see
+    SPECK_SHARE) when zooming (`zoom` > 1), else -- or when the mask is empty -- the whole frame."""
+    box = object_box(mask) if zoom > 1.0 else None
     if box is None:
         return Window.full(frame_hw)
     return window_around(box, frame_hw, margin, zoom)
