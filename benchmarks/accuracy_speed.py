@@ -1,7 +1,7 @@
-"""Cross-validated accuracy against speed, one point per model and setting: one picture.
+"""Cross-validated accuracy against speed, one point per model (its packaged setting): one picture.
 
     .venv/bin/python benchmarks/backends.py --backends onnxruntime --sizes 854x480 --frames 100 \
-        --models crvos@zoom=1,crvos@zoom=3@zoom_margin=0.5,frtm@zoom=1,frtm@zoom=2,frtm-fast@zoom=1,frtm-fast@zoom=2,online@zoom=1,online@zoom=2,plm,lse \
+        --models crvos@zoom=1,crvos@zoom=3@zoom_margin=0.5,frtm@zoom=2,frtm-fast@zoom=2,online@zoom=2,plm,lse \
         --json benchmarks/results/speed_854x480.json
     .venv/bin/python benchmarks/accuracy_speed.py
 
@@ -23,9 +23,8 @@ from common import setting_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPEED_TARGETS = {"frtm-fast": 25.0, "crvos": 40.0}  # fps at 854x480, the accuracy issue's bar
-POINTS = ("crvos-base", "crvos-prior", "crvos-prior-zoom3-m05", "frtm-base", "frtm-ecssd300", "frtm-ecssd300-zoom2", "frtm-fast-base",
-          "frtm-fast-ecssd300", "frtm-fast-ecssd300-zoom2", "online", "online-zoom2", "plm-base",
-          "lse-box-400")  # the cross-validations drawn (mask starts; lse from boxes, as packaged)
+POINTS = ("crvos-prior-tune3-despeck", "frtm-ecssd300-zoom2-despeck", "frtm-fast-ecssd300-zoom2-despeck",
+          "online-zoom2-despeck", "plm-base", "lse-box-400")  # the packaged settings (mask starts; lse from boxes)
 
 
 def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]:
@@ -72,7 +71,7 @@ def main() -> int:
     for r in rows:
         colour = f"C{models.index(r['model'])}"
         ax.errorbar(r["fps"], r["JF"], yerr=r["spread"], fmt="o", color=colour, capsize=3)
-        ax.annotate(r["cv"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.annotate(r["model"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
     for model, fps in SPEED_TARGETS.items():
         ax.axvline(fps, color="0.75", linestyle="--", linewidth=1)
         ax.annotate(f"{model} target", (fps, ax.get_ylim()[0]), textcoords="offset points", xytext=(3, 3),
