@@ -235,9 +235,10 @@ class CRVOSTrainer(loop.Trainer):
             raise SystemExit(f"rtvos train crvos: --synthetic-len ({args.synthetic_len}) must be >= --clip-len "
                              f"({args.clip_len})")
         self.args, self.root, self.dev = args, root, dev
-        if not 0 <= args.tune_blocks <= MAX_TUNED_BLOCKS:
-            raise SystemExit(f"rtvos train crvos: --tune-blocks must be 0..{MAX_TUNED_BLOCKS}, got {args.tune_blocks}")
-        taps = backbone_taps(args.tune_blocks)  # the features the decoder takes
+        try:
+            taps = backbone_taps(args.tune_blocks)  # the features the decoder takes
+        except ValueError as e:  # the range is checked there
+            raise SystemExit(f"rtvos train crvos: --tune-blocks: {e}") from None
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos", taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
                                                            "variants": args.variants}}
