@@ -1,7 +1,11 @@
 """Helpers several test files share: a tiny DAVIS-layout dataset written on the spot (a square moving
 right), a striped disc that moves (and jumps) over a textured background (also as a DAVIS-layout
-sequence), and taking the first frames of a source."""
+sequence), taking the first frames of a source, and the `rtvos` command run as its own process."""
 
+import contextlib
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -10,6 +14,28 @@ import numpy as np
 from rtvos.sources import Frame, Source
 
 H, W = 40, 60
+
+RTVOS = [sys.executable, "-m", "rtvos"]  # the command line, as a user runs it
+FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]  # the default model, smaller and quicker to start
+
+
+@contextlib.contextmanager
+def rtvos_process(args: list[str], stderr=subprocess.PIPE):
+    """`rtvos ARGS` started in the background (stderr as text, piped unless told otherwise); killed on
+    the way out if the test left it running."""
+    run = subprocess.Popen(RTVOS + args, stderr=stderr, text=True)
+    try:
+        yield run
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+
+
+def interrupt(run: subprocess.Popen, timeout: float = 30) -> str:
+    """Ctrl-C to a running `rtvos`, as a user stops it: its stderr once it has exited."""
+    run.send_signal(signal.SIGINT)
+    return run.communicate(timeout=timeout)[1]
 
 
 def square_mask(i: int) -> np.ndarray:

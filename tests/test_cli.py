@@ -3,12 +3,10 @@
 import argparse
 import json
 import subprocess
-import sys
 
 import numpy as np
 import pytest
-
-RTVOS = [sys.executable, "-m", "rtvos"]
+from helpers import RTVOS
 
 
 @pytest.mark.heavy

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,15 +12,11 @@ import cv2
 import numpy as np
 import pytest
 import zmq
+from helpers import FAST_MODEL, RTVOS, interrupt, rtvos_process
 
 from rtvos import messages
 from rtvos.client import ControlClient, ControlError, MaskSubscriber, SubscriberTimeout
 from rtvos.pipeline.stage import running_stages
-
-RTVOS = [sys.executable, "-m", "rtvos"]
-
-
-FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
 
 
 def test_run_publishes_every_frame_or_counts_it(tmp_path, free_port):
@@ -62,13 +57,10 @@ def test_run_publishes_every_frame_or_counts_it(tmp_path, free_port):
 
 def test_subscriber_sees_schema_and_masks(tmp_path, free_port):
     endpoint = f"tcp://127.0.0.1:{free_port}"
-    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "60", "--fps", "20",
-                                    "--bind", endpoint, "--encoding", "png", *FAST_MODEL],
-                           stderr=subprocess.DEVNULL)
-    try:
+    with rtvos_process(["run", "--source", "synthetic:320x240", "--frames", "60", "--fps", "20", "--bind", endpoint,
+                        "--encoding", "png", *FAST_MODEL], stderr=subprocess.DEVNULL) as run:
         with MaskSubscriber(endpoint, stats=True) as sub:
             msgs = [sub.recv(timeout=120) for _ in range(10)]
-    finally:
         assert run.wait(timeout=120) == 0
     seqs = [m.seq for m in msgs]
     assert seqs == sorted(seqs) and len(set(seqs)) == 10
@@ -86,17 +78,12 @@ def test_subscriber_sees_schema_and_masks(tmp_path, free_port):
 def test_sigint_stops_cleanly_with_no_orphans(tmp_path, free_port):
     endpoint = f"tcp://127.0.0.1:{free_port}"
     stats_path = tmp_path / "S.json"
-    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic", "--fps", "30", "--bind", endpoint,
-                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
-    try:
+    with rtvos_process(["run", "--source", "synthetic", "--fps", "30", "--bind", endpoint,
+                        "--stats-json", str(stats_path), *FAST_MODEL]) as run:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
         assert set(running_stages(str(free_port))) == {"capture", "infer", "publish"}
-        run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=30)
-    finally:
-        if run.poll() is None:
-            run.kill()
+        err = interrupt(run)
     assert run.returncode == 0, err
     s = json.loads(stats_path.read_text())
     assert s["frames_captured"] > 0
@@ -113,25 +100,23 @@ def test_malformed_messages_are_counted_and_the_stream_goes_on(tmp_path, free_po
     launch = tmp_path / "l.toml"
     launch.write_text(f'[endpoints]\npublish = "{endpoint}"\nframes = "tcp://127.0.0.1:{frames_port}"\n')
     stats_path = tmp_path / "S.json"
-    run = subprocess.Popen(RTVOS + ["run", "--launch", str(launch), "--source", "synthetic:320x240", "--frames", "90",
-                                    "--fps", "20", "--stats-json", str(stats_path), *FAST_MODEL],
-                           stderr=subprocess.DEVNULL)
     ctx = zmq.Context()
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 1000)
     try:
-        with MaskSubscriber(endpoint) as sub:
-            sub.recv(timeout=120)
-            push.connect(f"tcp://127.0.0.1:{frames_port}")
-            push.send_multipart([b"\xc1 not msgpack", b"x"])
-            push.send_multipart([b"\x81\xa1v\x01", b""])  # {"v": 1}: no kind
-            sub.recv(timeout=30)  # still publishing
-        assert run.wait(timeout=120) == 0
+        with rtvos_process(["run", "--launch", str(launch), "--source", "synthetic:320x240", "--frames", "90",
+                            "--fps", "20", "--stats-json", str(stats_path), *FAST_MODEL],
+                           stderr=subprocess.DEVNULL) as run:
+            with MaskSubscriber(endpoint) as sub:
+                sub.recv(timeout=120)
+                push.connect(f"tcp://127.0.0.1:{frames_port}")
+                push.send_multipart([b"\xc1 not msgpack", b"x"])
+                push.send_multipart([b"\x81\xa1v\x01", b""])  # {"v": 1}: no kind
+                sub.recv(timeout=30)  # still publishing
+            assert run.wait(timeout=120) == 0
     finally:
         push.close()
         ctx.term()
-        if run.poll() is None:
-            run.kill()
     s = json.loads(stats_path.read_text())
     assert s["messages_rejected"] == 2
     assert s["frames_captured"] == 90 and s["frames_lost"] == 0
@@ -140,10 +125,8 @@ def test_malformed_messages_are_counted_and_the_stream_goes_on(tmp_path, free_po
 def test_dead_stage_is_reported_and_restarted(tmp_path, free_port):
     endpoint = f"tcp://127.0.0.1:{free_port}"
     stats_path = tmp_path / "S.json"
-    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "150", "--fps", "20",
-                                    "--bind", endpoint, "--stats-json", str(stats_path), *FAST_MODEL],
-                           stderr=subprocess.PIPE, text=True)
-    try:
+    with rtvos_process(["run", "--source", "synthetic:320x240", "--frames", "150", "--fps", "20",
+                        "--bind", endpoint, "--stats-json", str(stats_path), *FAST_MODEL]) as run:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
             os.kill(running_stages(str(free_port))["publish"], signal.SIGKILL)
@@ -155,9 +138,6 @@ def test_dead_stage_is_reported_and_restarted(tmp_path, free_port):
                 except SubscriberTimeout:
                     assert time.monotonic() < deadline, "no masks after the publisher was killed"
         _, err = run.communicate(timeout=120)
-    finally:
-        if run.poll() is None:
-            run.kill()
     assert "publish stage died" in err and "restarting" in err
     s = json.loads(stats_path.read_text())
     assert s["restarts"]["publish"] == 1
@@ -180,9 +160,8 @@ def _ids_from(sub, reply):
 def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port):
     endpoint = f"tcp://127.0.0.1:{free_port}"
     stats_path = tmp_path / "S.json"
-    run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--fps", "15", "--bind", endpoint,
-                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
-    try:
+    with rtvos_process(["run", "--source", "synthetic:320x240", "--fps", "15", "--bind", endpoint,
+                        "--stats-json", str(stats_path), *FAST_MODEL]) as run:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
             with ControlClient(topic=endpoint, timeout=30) as ctl:  # found through the run's file
@@ -205,11 +184,7 @@ def test_objects_are_added_and_removed_while_the_stream_runs(tmp_path, free_port
                 target[100:150, 100:180] = 3
                 reply = ctl.set_target(mask=target)
                 assert reply["objects"] == [3] and _ids_from(sub, reply) == [3]
-        run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=30)
-    finally:
-        if run.poll() is None:
-            run.kill()
+        err = interrupt(run)
     assert run.returncode == 0, err
     assert "rtvos ctl --topic" in err and "control: add_object applied" in err
     s = json.loads(stats_path.read_text())
@@ -255,15 +230,11 @@ def test_a_stream_without_a_target_says_so(tmp_path, free_port):
         cv2.imwrite(str(folder / f"{i:05d}.jpg"), np.full((120, 160, 3), 10 * i, np.uint8))
     endpoint = f"tcp://127.0.0.1:{free_port}"
     stats_path = tmp_path / "S.json"
-    run = subprocess.Popen(RTVOS + ["run", "--source", f"folder:{folder}", "--fps", "10", "--bind", endpoint,
-                                    "--stats-json", str(stats_path), *FAST_MODEL], stderr=subprocess.PIPE, text=True)
-    try:
+    with rtvos_process(["run", "--source", f"folder:{folder}", "--fps", "10", "--bind", endpoint,
+                        "--stats-json", str(stats_path), *FAST_MODEL]) as run:
         with MaskSubscriber(endpoint) as sub:
             msg = sub.recv(timeout=120)
         _, err = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
     assert msg.following is False and not msg.mask.any()  # "no target", not "nothing found"
     assert run.returncode == 0 and "no target given" in err and "had no target" in err
     s = json.loads(stats_path.read_text())
@@ -289,20 +260,15 @@ def test_with_curve_keys_only_key_holders_steer(tmp_path, free_port):
     launch = tmp_path / "l.toml"
     launch.write_text(f'[endpoints]\ncontrol = "{control}"\ncontrol_keys = "{keys}"\n')
     endpoint = f"tcp://127.0.0.1:{free_port}"
-    run = subprocess.Popen(RTVOS + ["run", "--launch", str(launch), "--bind", endpoint, "--source",
-                                    "synthetic:320x240", *FAST_MODEL], stderr=subprocess.PIPE, text=True)
-    try:
+    with rtvos_process(["run", "--launch", str(launch), "--bind", endpoint, "--source", "synthetic:320x240",
+                        *FAST_MODEL]) as run:
         with MaskSubscriber(endpoint) as sub:
             sub.recv(timeout=120)
         with ControlClient(control, keys=str(keys), timeout=20) as ctl:
             assert ctl.stats()["objects"] == [1]
         with pytest.raises(ControlError, match="no answer"), ControlClient(control, timeout=3) as plain:
             plain.reset()  # no keys: the handshake fails, nothing reaches the pipeline
-        run.send_signal(signal.SIGINT)
-        _, err = run.communicate(timeout=30)
-    finally:
-        if run.poll() is None:
-            run.kill()
+        err = interrupt(run)
     assert run.returncode == 0, err
 
 

@@ -3,17 +3,15 @@
 import json
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
+from helpers import FAST_MODEL, RTVOS
 from prometheus_client.parser import text_string_to_metric_families
 
 from rtvos import messages
 from rtvos.pipeline.exporter import Exporter, RunView, health_status
-
-RTVOS = [sys.executable, "-m", "rtvos"]
 
 
 def get(url: str) -> tuple[int, bytes]:
@@ -85,7 +83,7 @@ def test_a_run_serves_rising_counters_and_turns_healthy_after_its_first_mask(fre
     base = f"http://127.0.0.1:{free_port}"
     run = subprocess.Popen(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "150", "--fps", "15",
                                     "--bind", f"tcp://127.0.0.1:{topic_port}", "--metrics", str(free_port),
-                                    "--option", "height=192", "--option", "augmentations=3"],
+                                    *FAST_MODEL],
                            stderr=subprocess.PIPE, text=True)
     try:
         health, published = [], []

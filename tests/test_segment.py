@@ -1,18 +1,15 @@
 """`rtvos segment`: a recording segmented completely (rtvos/segment.py)."""
 
 import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
+from helpers import FAST_MODEL, RTVOS
 
 from rtvos.evaluation.davis import read_label_png
 from rtvos.evaluation.metrics import iou
 from rtvos.sources import open_source
-
-RTVOS = [sys.executable, "-m", "rtvos"]
-FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -16,13 +15,12 @@ import cv2
 import numpy as np
 import pytest
 from browser import Browser, find_chromium
+from helpers import FAST_MODEL, RTVOS
 
 from rtvos.sources import open_source
 from rtvos.view.overlay import colour
 from rtvos.view.web import LiveFeed, Steering, make_server
 
-RTVOS = [sys.executable, "-m", "rtvos"]
-FAST_MODEL = ["--option", "height=192", "--option", "augmentations=3"]
 NO_CHROMIUM = ("Chromium is not installed: setup.sh installs Debian's chromium package when it runs as root or "
                "with sudo (apt-get install chromium)")
 

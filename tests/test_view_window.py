@@ -1,11 +1,9 @@
 """`rtvos view --record`: frames published next to masks, paired by seq, drawn over the video."""
 
 import subprocess
-import sys
 
 import cv2
-
-RTVOS = [sys.executable, "-m", "rtvos"]
+from helpers import FAST_MODEL, RTVOS
 
 
 def test_view_records_the_overlaid_stream(tmp_path, free_port):
@@ -14,8 +12,7 @@ def test_view_records_the_overlaid_stream(tmp_path, free_port):
     view = subprocess.Popen(RTVOS + ["view", "--connect", endpoint, "--record", str(video), "--count", "10",
                                      "--timeout", "120"], stderr=subprocess.PIPE, text=True)
     run = subprocess.run(RTVOS + ["run", "--source", "synthetic:320x240", "--frames", "150", "--fps", "15",
-                                  "--bind", endpoint, "--publish-images", "--option", "height=192",
-                                  "--option", "augmentations=3"], capture_output=True, text=True, timeout=240)
+                                  "--bind", endpoint, "--publish-images", *FAST_MODEL], capture_output=True, text=True, timeout=240)
     assert run.returncode == 0, run.stderr
     _, err = view.communicate(timeout=120)
     assert view.returncode == 0, err
