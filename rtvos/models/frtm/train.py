@@ -3,7 +3,8 @@ inside each training step a target model D is learned on a reference frame, and 
 coarse scores on other frames of the same sequence into the fine mask.  Runs in the shared training
 loop (rtvos.training.loop).
 
-    rtvos train frtm --minutes 40        # the packaged R came from this (see refiner.json)
+    rtvos train frtm --split all --no-dev --steps 900 --ecssd-clips 300
+                                         # the packaged R came from this (refiner.json; TRAIN_COMMAND)
     rtvos train frtm --smoke             # a run of seconds, for CI
 
 - Features: the training feature cache (rtvos.training.feature_cache), shared with CRVOS's trainer;

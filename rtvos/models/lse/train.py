@@ -2,7 +2,7 @@
 (rtvos.training.loop), on zoomed-in crops of composites made from the DAVIS train sequences and the ECSSD
 photographs (rtvos.models.lse.samples; the backbone is frozen, its features cached once).
 
-    rtvos train lse --minutes 60         # the packaged network came from this (see lse.json)
+    rtvos train lse --split all --no-dev --steps 400   # the packaged network came from this (lse.json; TRAIN_COMMAND)
     rtvos train lse --smoke              # a run of seconds, for CI
 
 Stages, by the share of the budget spent (--stages A,B): the first A train the trunk, the appearance
