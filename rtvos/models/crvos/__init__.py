@@ -9,7 +9,7 @@ crvos.pt      the packaged decoder (and crvos.json, how it was trained)
 
 from rtvos.models.spec import ModelSpec
 
-TRAIN_COMMAND = "rtvos train crvos --split all --no-dev --steps 400 --lr 1e-3 --clue-prior --tune-blocks 3 --tune-lr 0.3"  # how crvos.pt was made (crvos.json)
+TRAIN_COMMAND = "rtvos train crvos --split all --no-dev --steps 800 --lr 1e-3 --clue-prior --tune-blocks 3 --tune-lr 0.3"  # how crvos.pt was made (crvos.json)
 
 SPECS = (
     ModelSpec("crvos", "CRVOS: Clue (previous mask + coordinates) refined by three deconv refine modules, "

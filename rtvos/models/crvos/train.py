@@ -1,7 +1,8 @@
-"""`rtvos train crvos`: the CRVOS decoder on DAVIS (the EfficientNet-Lite0 backbone is frozen), in the
-shared training loop (rtvos.training.loop).
+"""`rtvos train crvos`: the CRVOS decoder on DAVIS (the EfficientNet-Lite0 backbone is frozen but for the
+blocks a decoder owns with --tune-blocks), in the shared training loop (rtvos.training.loop).
 
-    rtvos train crvos --minutes 60       # the packaged decoder came from this (see crvos.json)
+    rtvos train crvos --split all --no-dev --steps 800 --lr 1e-3 --clue-prior --tune-blocks 3 --tune-lr 0.3
+                                         # the packaged decoder came from this (crvos.json; TRAIN_COMMAND)
     rtvos train crvos --smoke            # a run of seconds, for CI
 
 1. **Feature cache** (rtvos.training.feature_cache): backbone features and soft masks of every train
