@@ -27,3 +27,33 @@ def test_refiner_onnx_matches_torch(tmp_path, monkeypatch):
     ref = load_engine(r, shapes, "torch")(*xs)[0]
     out = load_engine(r, shapes, "onnxruntime")(*xs)[0]
     assert (ref - out).abs().max() < 1e-4
+
+
+def test_tuned_blocks_go_into_a_copy_of_the_backbone_that_target_model_and_refiner_both_read():
+    """R may own fine-tuned copies of the backbone's last stride-16 blocks; they cannot run inside R (the
+    target model D needs their output first), so the segmenter's backbone carries them. At the start
+    they are ImageNet's blocks (the features do not change); once trained, the stride-16 features are
+    the tuned blocks' on the frozen features below, and the backbone handed in stays as it was."""
+    from rtvos.models.frtm.segmenter import FRTMSegmenter
+    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, with_tuned_blocks
+
+    r = RefinementNetwork(tuned_blocks=3)
+    assert r.backbone_taps == (2, 4, 7) and r.config["tuned_blocks"] == 3
+    assert "tuned_blocks" not in RefinementNetwork().config and RefinementNetwork().backbone_taps == PYRAMID_TAPS
+    backbone = Backbone()
+    image = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        plain = backbone(image)
+        start = with_tuned_blocks(backbone, r.tuned)(image)
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(start, plain))
+        g = torch.Generator().manual_seed(2)
+        for p in r.tuned.parameters():  # as if trained
+            p.add_(0.1 * p.std() * torch.randn(p.shape, generator=g))
+        seg = FRTMSegmenter(backbone=backbone, refiner=r)
+        tuned = seg.backbone(image)
+        below = Backbone(taps=r.backbone_taps)(image)[2]
+        assert torch.equal(tuned[0], plain[0]) and torch.equal(tuned[1], plain[1])
+        assert torch.allclose(tuned[2], r.tuned(below), atol=1e-5)
+        assert (tuned[2] - plain[2]).abs().max() > 1e-2
+        assert torch.equal(backbone(image)[2], plain[2])
+    assert not any(p.requires_grad for p in seg.backbone.parameters())

@@ -37,31 +37,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import (
-    BLOCK_CHANNELS,
-    BLOCK_STRIDES,
-    PYRAMID_CHANNELS,
-    PYRAMID_TAPS,
-    STRIDE16_TAP,
-    pretrained_blocks,
-)
+from rtvos.models.shared.backbone import PYRAMID_CHANNELS, backbone_taps, owned_blocks
 
 CLUE_CHANNELS = 5  # background, foreground, y, x, distance from the centre
 CLUE_STRIDE = 16
 PRIOR_CLAMP = 4.0  # the Clue prior's log-odds are clamped to +-this ...
 PRIOR_BOUND = 1.0 / (1.0 + math.exp(-PRIOR_CLAMP))  # ... by clamping its probability to 1 - this .. this
 PRIOR_INIT = 0.5   # the learned scale of the Clue prior starts here
-# the decoder may own the backbone's blocks below the stride-16 tap down to the first fed stride-16 features
-MAX_TUNED_BLOCKS = sum(s == CLUE_STRIDE for s in BLOCK_STRIDES[:STRIDE16_TAP])
-
-
-def backbone_taps(tuned_blocks: int) -> tuple[int, int, int]:
-    """The backbone features a decoder that owns the last `tuned_blocks` stride-16 blocks takes: strides
-    4 and 8 as always, stride 16 from below its blocks."""
-    if not 0 <= tuned_blocks <= MAX_TUNED_BLOCKS:
-        raise ValueError(f"tuned_blocks must be 0..{MAX_TUNED_BLOCKS} (blocks fed by stride-16 features), "
-                         f"got {tuned_blocks}")
-    return (*PYRAMID_TAPS[:2], STRIDE16_TAP - tuned_blocks)
 
 
 # ------------------------------------------------------------------------------------------- Clue
@@ -129,10 +111,7 @@ class CRVOSDecoder(nn.Module):
                       ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
         self.prior_scale = nn.Parameter(torch.tensor(PRIOR_INIT)) if clue_prior else None
         self.backbone_taps = backbone_taps(tuned_blocks)  # the features forward() takes
-        if tuned_blocks and channels[2] != BLOCK_CHANNELS[STRIDE16_TAP]:
-            raise ValueError(f"tuned blocks give {BLOCK_CHANNELS[STRIDE16_TAP]} channels at stride 16, not {channels[2]}")
-        # tuned.0 is block backbone_taps[2] + 1, the lowest
-        self.tuned = pretrained_blocks(self.backbone_taps[2] + 1, STRIDE16_TAP) if tuned_blocks else None
+        self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps[2] + 1, the lowest
         c4, c8, c16 = channels
         self.rm1 = DeconvRefineModule(c16, 256, CLUE_CHANNELS, mid, upsample=True)
         self.rm2 = DeconvRefineModule(c8, 128, 2, mid, upsample=True)

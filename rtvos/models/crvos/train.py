@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rtvos.models.crvos.net import MAX_TUNED_BLOCKS, CRVOSDecoder, backbone_taps, make_clue
+from rtvos.models.crvos.net import CRVOSDecoder, make_clue
 from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
 from rtvos.models.shared.backbone import Backbone
 from rtvos.training import loop
@@ -44,6 +44,7 @@ from rtvos.training.feature_cache import (
     pick_source,
     synthetic_from_arguments,
 )
+from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 
@@ -215,11 +216,7 @@ class CRVOSTrainer(loop.Trainer):
         p.add_argument("--perturb-later", type=float, default=0.1, help="probability of perturbing each later Clue")
         p.add_argument("--clue-prior", action="store_true",
                        help="a decoder whose logits add the Clue's log-odds, learned scale (net.py)")
-        p.add_argument("--tune-blocks", type=int, default=0,
-                       help=f"fine-tune the backbone's last N blocks below the stride-16 features with the decoder "
-                            f"(0-{MAX_TUNED_BLOCKS}; they become part of it, net.py; default 0: frozen)")
-        p.add_argument("--tune-lr", type=float, default=0.1,
-                       help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
+        add_tuning_arguments(p)
         p.add_argument("--mosaic-p", type=float, default=0.0,
                        help="share of clips made of two side by side, one's object the target (default 0)")
         p.add_argument("--bf16", action="store_true", help="bf16 autocast for the decoder forward (CPU)")
@@ -236,10 +233,7 @@ class CRVOSTrainer(loop.Trainer):
             raise SystemExit(f"rtvos train crvos: --synthetic-len ({args.synthetic_len}) must be >= --clip-len "
                              f"({args.clip_len})")
         self.args, self.root, self.dev = args, root, dev
-        try:
-            taps = backbone_taps(args.tune_blocks)  # the features the decoder takes
-        except ValueError as e:  # the range is checked there
-            raise SystemExit(f"rtvos train crvos: --tune-blocks: {e}") from None
+        taps = cache_taps(args, "rtvos train crvos")  # the features the decoder takes
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos", taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
                                                            "variants": args.variants}}
@@ -265,11 +259,7 @@ class CRVOSTrainer(loop.Trainer):
         return self.decoder
 
     def param_groups(self, network: CRVOSDecoder) -> list[dict]:
-        """The fine-tuned backbone blocks learn at --tune-lr of the decoder's rate."""
-        tuned = list(network.tuned.parameters()) if network.tuned is not None else []
-        ids = {id(p) for p in tuned}  # by identity, in the network's order (last.pt's optimizer state is by position)
-        return [{"params": [p for p in network.parameters() if id(p) not in ids]}] + \
-               ([{"params": tuned, "lr_scale": self.args.tune_lr}] if tuned else [])
+        return tuned_param_groups(network, self.args.tune_lr)
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args

@@ -14,6 +14,11 @@ Widths 24 / 32 / 64 at strides 4 / 8 / 16 (the paper uses 64 throughout): at 64 
 and stride-8 stacks alone are ~1 GMAC per frame at 256x448, several times the backbone on a 2-core CPU;
 these widths halve that. A deliberate speed trade, to be revisited with measurements.
 Static shapes only, so it exports to ONNX (and TensorRT) like the backbone.
+
+With `tuned_blocks` = n (recorded in the checkpoint) R owns the backbone's last n blocks below the
+stride-16 tap, initialised from ImageNet and fine-tuned with it (`rtvos train frtm --tune-blocks`). R does
+not run them: the target model must see the same stride-16 features R does, so the segmenter puts them
+into its backbone (`with_tuned_blocks`), and training runs them on the cached features below.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS
+from rtvos.models.shared.backbone import PYRAMID_CHANNELS, backbone_taps, owned_blocks
 
 
 def conv3x3(cin: int, cout: int) -> nn.Conv2d:
@@ -73,9 +78,13 @@ class RefinementModule(nn.Module):
 class RefinementNetwork(nn.Module):
     """R: forward(f4, f8, f16, score) -> logits (B x 1 x 4h4 x 4w4); score: B x 1 x h16 x w16 (D's output)."""
 
-    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, widths: tuple[int, int, int] = (24, 32, 64)):
+    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, widths: tuple[int, int, int] = (24, 32, 64),
+                 tuned_blocks: int = 0):
         super().__init__()
-        self.config = {"channels": list(channels), "widths": list(widths)}
+        self.config = {"channels": list(channels), "widths": list(widths)} | \
+                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
+        self.backbone_taps = backbone_taps(tuned_blocks)  # what its training caches
+        self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps[2] + 1, the lowest
         c4, c8, c16 = channels
         w4, w8, w16 = widths
         self.tse16, self.tse8, self.tse4 = (TargetSegmentationEncoder(c16, w16), TargetSegmentationEncoder(c8, w8),

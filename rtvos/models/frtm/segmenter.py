@@ -9,8 +9,9 @@ and w2 is refitted every `update_every` frames.  No refinement network.
 `frtm` = D + the offline-trained, target-agnostic refinement network R (net.py) that turns D's coarse
 scores into a fine mask. Per frame: backbone taps at strides 4/8/16 -> per object D's stride-16 scores
 -> R (all objects in one batch) -> sigmoid -> up-sampled to the frame -> soft aggregation -> label mask,
-which also feeds each object's sample memory (so D learns from R's refined masks). The GN/CG step stays
-eager; the backbone and R go through the engine layer (ONNX Runtime on the CPU by default).
+which also feeds each object's sample memory (so D learns from R's refined masks). An R trained with
+fine-tuned backbone blocks brings them along: they go into the backbone, so D and R see the same
+stride-16 features. The GN/CG step stays eager; the backbone and R go through the engine layer (ONNX Runtime on the CPU by default).
 Presets (paper, section 4): `frtm` uses c = 96, t_s = 8, 5 GN steps; `frtm-fast` (FAST_PRESET in the
 package) c = 32, t_s = 16, 4 GN steps, 5 CG iterations per update, and a smaller processing size.
 """
@@ -33,7 +34,14 @@ from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
-from rtvos.models.shared.backbone import PYRAMID_TAPS, STRIDE16_TAP, Backbone, preprocess, processing_size
+from rtvos.models.shared.backbone import (
+    PYRAMID_TAPS,
+    STRIDE16_TAP,
+    Backbone,
+    preprocess,
+    processing_size,
+    with_tuned_blocks,
+)
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -80,8 +88,11 @@ class OnlineSegmenter(Segmenter):
         super().__init__(**options)
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
-        self.backbone = backbone or Backbone(taps=self.taps)
-        self.backbone_engines = EngineCache(self.backbone, self.cfg.backend, backbone_int8(self.cfg.precision))
+        self._use_backbone(backbone or Backbone(taps=self.taps))
+
+    def _use_backbone(self, backbone: Backbone) -> None:
+        self.backbone = backbone
+        self.backbone_engines = EngineCache(backbone, self.cfg.backend, backbone_int8(self.cfg.precision))
 
     # ------------------------------------------------------------------------------------- features
     def _features(self, images: list[np.ndarray]) -> tuple[torch.Tensor, ...]:
@@ -279,6 +290,8 @@ class FRTMSegmenter(OnlineSegmenter):
     def __init__(self, backbone: Backbone | None = None, refiner: RefinementNetwork | None = None, **options):
         super().__init__(backbone, **options)
         self.refiner = refiner if refiner is not None else load_refiner(self.cfg.checkpoint)
+        if self.refiner.tuned is not None:  # R's fine-tuned blocks make the stride-16 features D sees too
+            self._use_backbone(with_tuned_blocks(self.backbone, self.refiner.tuned))
         self.refiner_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
 
     def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,

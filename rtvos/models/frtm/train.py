@@ -13,6 +13,9 @@ loop (rtvos.training.loop).
   --max-gap of it; D (c drawn from {32, 96}, 2-5 GN steps, so one R serves `frtm` and `frtm-fast`) is
   fitted on (f16[r], mask[r] at stride 16) by Gauss-Newton/CG without gradients; R(f4, f8, f16, D(f16))
   is trained with binary cross-entropy against the targets' masks. Adam, cosine decay over the budget.
+- --tune-blocks N: R owns the backbone's last N blocks below the stride-16 features (net.py), which
+  learn at --tune-lr of its rate; the cache holds the features below them, and each step runs them
+  (the targets' with gradients, which reach them through R and through D's scores).
 - --lucid-clips / --ecssd-clips: a --synthetic-p share of the steps draw their pairs from synthetic clips
   (rtvos.training.lucid, rtvos.training.ecssd) instead.
 - Dev check: J&F of `frtm` on the dev split, at the end (--eval-every for more).
@@ -39,6 +42,7 @@ from rtvos.training.feature_cache import (
     pick_source,
     synthetic_from_arguments,
 )
+from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 
@@ -67,16 +71,22 @@ def fit_target_model(f16: torch.Tensor, mask: torch.Tensor, rng: np.random.Gener
     return tm
 
 
+def stride16(refiner: RefinementNetwork, cached: np.ndarray) -> torch.Tensor:
+    """The stride-16 features D and R see: the cached ones, through R's fine-tuned blocks if it has any."""
+    f16 = torch.from_numpy(np.require(cached, requirements="CW")).float()  # memmap rows are read-only
+    return f16 if refiner.tuned is None else refiner.tuned(f16)
+
+
 def step_loss(refiner: RefinementNetwork, cache, pairs, rng: np.random.Generator) -> float:
     f4s, f8s, f16s, scores, masks = [], [], [], [], []
     for r, ts in pairs:
-        f16_r = torch.from_numpy(np.array(cache.f16[r:r + 1])).float()
+        with torch.no_grad():
+            f16_r = stride16(refiner, cache.f16[r:r + 1])
         m_r = torch.from_numpy(np.array(cache.masks[r:r + 1])).float().div_(255)[:, None]
         tm = fit_target_model(f16_r, m_r, rng)
         rows = np.sort(ts)
-        f16_t = torch.from_numpy(np.ascontiguousarray(cache.f16[rows])).float()
-        with torch.no_grad():
-            scores.append(tm(f16_t))
+        f16_t = stride16(refiner, cache.f16[rows])
+        scores.append(tm(f16_t))  # D's weights are plain tensors: gradients reach tuned blocks only
         f4s.append(torch.from_numpy(np.ascontiguousarray(cache.f4[rows])).float())
         f8s.append(torch.from_numpy(np.ascontiguousarray(cache.f8[rows])).float())
         f16s.append(f16_t)
@@ -99,7 +109,8 @@ class FRTMTrainer(loop.Trainer):
     model = "frtm"
     best_metric = "JF"
     lr, ckpt_every, log_every, eval_every = 1e-3, 50, 10, 0.0
-    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("target_model.py"), HERE.with_name("optimizer.py"))
+    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("target_model.py"), HERE.with_name("optimizer.py"),
+               HERE.parents[1] / "shared" / "backbone.py")
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         add_cache_arguments(p)
@@ -107,6 +118,7 @@ class FRTMTrainer(loop.Trainer):
         p.add_argument("--targets", type=int, default=3, help="target frames per reference")
         p.add_argument("--max-gap", type=int, default=40, help="targets at most this many frames from the reference")
         p.add_argument("--dev-max-frames", type=int, default=None, help="dev check on the first N frames of each sequence")
+        add_tuning_arguments(p)
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.variants, args.batch, args.targets, args.no_dev = 1, 2, 2, True
@@ -114,8 +126,9 @@ class FRTMTrainer(loop.Trainer):
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args, self.root, self.dev = args, root, dev
-        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm")
-        self.synthetic = synthetic_from_arguments(args, root, train, size_hw)
+        taps = cache_taps(args, "rtvos train frtm")
+        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm", taps)
+        self.synthetic = synthetic_from_arguments(args, root, train, size_hw, taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "variants": args.variants}}
         if self.synthetic is not None:
             info["synthetic"] = {"lucid": args.lucid_clips, "ecssd": args.ecssd_clips,
@@ -123,8 +136,11 @@ class FRTMTrainer(loop.Trainer):
         return info
 
     def build(self, args: argparse.Namespace) -> RefinementNetwork:
-        self.refiner = RefinementNetwork()
+        self.refiner = RefinementNetwork(tuned_blocks=args.tune_blocks)
         return self.refiner
+
+    def param_groups(self, network: RefinementNetwork) -> list[dict]:
+        return tuned_param_groups(network, self.args.tune_lr)
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args

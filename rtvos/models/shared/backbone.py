@@ -15,6 +15,7 @@ pad is (left, right) = (0, 1) for k=3 and (1, 2) for k=5.
 
 from __future__ import annotations
 
+import copy
 import math
 import pathlib
 
@@ -64,6 +65,18 @@ BLOCK_CHANNELS = tuple(cout for _, cout, _, _, _ in BLOCK_SPECS)
 # feature cache holds); stride 16 alone feeds FRTM's target model.
 PYRAMID_TAPS = (2, 4, 10)
 STRIDE16_TAP = 10
+# A model may own (and fine-tune) the backbone's last blocks below the stride-16 tap, down to the first
+# block fed by stride-16 features
+MAX_TUNED_BLOCKS = sum(s == BLOCK_STRIDES[STRIDE16_TAP] for s in BLOCK_STRIDES[:STRIDE16_TAP])
+
+
+def backbone_taps(tuned_blocks: int) -> tuple[int, int, int]:
+    """The features a network that owns the last `tuned_blocks` stride-16 blocks takes from the frozen
+    backbone: strides 4 and 8 as always, stride 16 from below its blocks (what its training caches)."""
+    if not 0 <= tuned_blocks <= MAX_TUNED_BLOCKS:
+        raise ValueError(f"tuned_blocks must be 0..{MAX_TUNED_BLOCKS} (blocks fed by stride-16 features), "
+                         f"got {tuned_blocks}")
+    return (*PYRAMID_TAPS[:2], STRIDE16_TAP - tuned_blocks)
 
 
 def tap_channels(taps) -> tuple[int, ...]:
@@ -203,6 +216,31 @@ def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None 
         raise ValueError(f"blocks {first}..{last} are not within 0..{len(BLOCK_SPECS) - 1}")
     blocks = FrozenStatistics(*list(EfficientNetLite0(weights)._blocks)[first:last + 1])
     return blocks.requires_grad_(True)
+
+
+def owned_blocks(tuned_blocks: int, channels16: int) -> FrozenStatistics | None:
+    """The trainable ImageNet copies of the backbone's last `tuned_blocks` blocks up to the stride-16 tap,
+    for a network that takes `channels16` channels there and owns them (None for 0: all frozen)."""
+    taps = backbone_taps(tuned_blocks)  # checks the range
+    if not tuned_blocks:
+        return None
+    if channels16 != BLOCK_CHANNELS[STRIDE16_TAP]:
+        raise ValueError(f"tuned blocks give {BLOCK_CHANNELS[STRIDE16_TAP]} channels at stride 16, not {channels16}")
+    return pretrained_blocks(taps[2] + 1, STRIDE16_TAP)
+
+
+def with_tuned_blocks(backbone: Backbone, tuned: nn.Sequential) -> Backbone:
+    """A copy of the frozen pyramid `backbone` (at PYRAMID_TAPS) whose last len(tuned) blocks up to the
+    stride-16 tap carry `tuned`'s fine-tuned weights (`pretrained_blocks` made them): one network again,
+    for a model whose stride-16 features must be the tuned ones before its own network runs (FRTM's
+    target model sees them). `backbone` itself is left as it was."""
+    if backbone.taps != PYRAMID_TAPS:
+        raise ValueError(f"tuned blocks go into a backbone at taps {PYRAMID_TAPS}, not {backbone.taps}")
+    first = STRIDE16_TAP + 1 - len(tuned)
+    out = copy.deepcopy(backbone)
+    for block, weights in zip(list(out._blocks)[first:STRIDE16_TAP + 1], tuned):
+        block.load_state_dict(weights.state_dict())
+    return out.requires_grad_(False).eval()
 
 
 class Backbone(nn.Module):

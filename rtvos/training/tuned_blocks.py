@@ -1,0 +1,38 @@
+"""Fine-tuning the backbone's upper stride-16 blocks with a model's network (CRVOS's decoder, FRTM's
+refinement network R): the network owns trainable copies of them (`owned_blocks`, as `network.tuned`),
+the training feature cache holds the frozen features below them, and they learn at a share of the
+network's learning rate."""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from rtvos.models.shared.backbone import MAX_TUNED_BLOCKS, backbone_taps
+
+
+def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tune-blocks", type=int, default=0,
+                   help=f"fine-tune the backbone's last N blocks below the stride-16 features with the network "
+                        f"(0-{MAX_TUNED_BLOCKS}; they become part of it; default 0: frozen)")
+    p.add_argument("--tune-lr", type=float, default=0.1,
+                   help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
+
+
+def cache_taps(args: argparse.Namespace, prog: str) -> tuple[int, int, int]:
+    """The backbone taps the feature cache holds for --tune-blocks (the features the network takes)."""
+    try:
+        return backbone_taps(args.tune_blocks)
+    except ValueError as e:
+        raise SystemExit(f"{prog}: --tune-blocks: {e}") from None
+
+
+def tuned_param_groups(network: torch.nn.Module, tune_lr: float) -> list[dict]:
+    """The optimizer's groups: the network's own parameters, then its fine-tuned blocks (if any) at
+    `tune_lr` of the rate. Both in the network's order, every run the same (a resumed optimizer's state
+    is matched by position)."""
+    tuned = list(network.tuned.parameters()) if getattr(network, "tuned", None) is not None else []
+    ids = {id(p) for p in tuned}
+    return [{"params": [p for p in network.parameters() if id(p) not in ids]}] + \
+           ([{"params": tuned, "lr_scale": tune_lr}] if tuned else [])
