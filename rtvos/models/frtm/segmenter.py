@@ -11,7 +11,8 @@ scores into a fine mask. Per frame: backbone taps at strides 4/8/16 -> per objec
 -> R (all objects in one batch) -> sigmoid -> up-sampled to the frame -> soft aggregation -> label mask,
 which also feeds each object's sample memory (so D learns from R's refined masks). An R trained with
 fine-tuned backbone blocks brings them along: they go into the backbone, so D and R see the same
-stride-16 features. The GN/CG step stays eager; the backbone and R go through the engine layer (ONNX Runtime on the CPU by default).
+stride-16 features. The GN/CG step stays eager; the backbone and R go through the engine layer (ONNX
+Runtime on the CPU by default).
 Presets (paper, section 4): `frtm` uses c = 96, t_s = 8, 5 GN steps; `frtm-fast` (FAST_PRESET in the
 package) c = 32, t_s = 16, 4 GN steps, 5 CG iterations per update, and a smaller processing size.
 """
