@@ -1,9 +1,9 @@
-"""`rtvos train frtm`: FRTM's refinement network R on DAVIS (backbone frozen), the way the paper does it:
-inside each training step a target model D is learned on a reference frame, and R learns to turn D's
-coarse scores on other frames of the same sequence into the fine mask.  Runs in the shared training
-loop (rtvos.training.loop).
+"""`rtvos train frtm`: FRTM's refinement network R on DAVIS (the backbone frozen but for the blocks R
+owns with --tune-blocks), the way the paper does it: inside each training step a target model D is
+learned on a reference frame, and R learns to turn D's coarse scores on other frames of the same
+sequence into the fine mask.  Runs in the shared training loop (rtvos.training.loop).
 
-    rtvos train frtm --split all --no-dev --steps 900 --ecssd-clips 300
+    rtvos train frtm --split all --no-dev --steps 900 --ecssd-clips 300 --tune-blocks 3 --tune-lr 0.3
                                          # the packaged R came from this (refiner.json; TRAIN_COMMAND)
     rtvos train frtm --smoke             # a run of seconds, for CI
 
