@@ -35,11 +35,11 @@ def test_tuned_blocks_go_into_a_copy_of_the_backbone_that_target_model_and_refin
     they are ImageNet's blocks (the features do not change); once trained, the stride-16 features are
     the tuned blocks' on the frozen features below, and the backbone handed in stays as it was."""
     from rtvos.models.frtm.segmenter import FRTMSegmenter
-    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, with_tuned_blocks
+    from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, backbone_taps, with_tuned_blocks
 
     r = RefinementNetwork(tuned_blocks=3)
-    assert r.backbone_taps == (2, 4, 7) and r.config["tuned_blocks"] == 3
-    assert "tuned_blocks" not in RefinementNetwork().config and RefinementNetwork().backbone_taps == PYRAMID_TAPS
+    assert r.config["tuned_blocks"] == 3 and "tuned_blocks" not in RefinementNetwork().config
+    assert backbone_taps(3) == (2, 4, 7) and backbone_taps(0) == PYRAMID_TAPS  # what training caches
     backbone = Backbone()
     image = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -51,7 +51,7 @@ def test_tuned_blocks_go_into_a_copy_of_the_backbone_that_target_model_and_refin
             p.add_(0.1 * p.std() * torch.randn(p.shape, generator=g))
         seg = FRTMSegmenter(backbone=backbone, refiner=r)
         tuned = seg.backbone(image)
-        below = Backbone(taps=r.backbone_taps)(image)[2]
+        below = Backbone(taps=backbone_taps(3))(image)[2]
         assert torch.equal(tuned[0], plain[0]) and torch.equal(tuned[1], plain[1])
         assert torch.allclose(tuned[2], r.tuned(below), atol=1e-5)
         assert (tuned[2] - plain[2]).abs().max() > 1e-2

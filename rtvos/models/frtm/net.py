@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS, backbone_taps, owned_blocks
+from rtvos.models.shared.backbone import PYRAMID_CHANNELS, owned_blocks
 
 
 def conv3x3(cin: int, cout: int) -> nn.Conv2d:
@@ -83,7 +83,6 @@ class RefinementNetwork(nn.Module):
         super().__init__()
         self.config = {"channels": list(channels), "widths": list(widths)} | \
                       ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
-        self.backbone_taps = backbone_taps(tuned_blocks)  # what its training caches
         self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps[2] + 1, the lowest
         c4, c8, c16 = channels
         w4, w8, w16 = widths

@@ -210,8 +210,9 @@ class FrozenStatistics(nn.Sequential):
 
 def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None = "default") -> FrozenStatistics:
     """Trainable copies of blocks `first`..`last` of the ImageNet network: a model that fine-tunes the
-    backbone's upper blocks owns them, and the frozen Backbone stops below them (so its features can be
-    cached for training)."""
+    backbone's upper blocks owns them, and in training the frozen Backbone stops below them (so its
+    features can be cached). At run time CRVOS's decoder runs them after a Backbone that stops below
+    them; FRTM puts them into a whole Backbone (`with_tuned_blocks`)."""
     if not 0 <= first <= last < len(BLOCK_SPECS):
         raise ValueError(f"blocks {first}..{last} are not within 0..{len(BLOCK_SPECS) - 1}")
     blocks = FrozenStatistics(*list(EfficientNetLite0(weights)._blocks)[first:last + 1])
