@@ -83,7 +83,7 @@ class RefinementNetwork(nn.Module):
         super().__init__()
         self.config = {"channels": list(channels), "widths": list(widths)} | \
                       ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
-        self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps[2] + 1, the lowest
+        self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps(tuned_blocks)[2] + 1
         c4, c8, c16 = channels
         w4, w8, w16 = widths
         self.tse16, self.tse8, self.tse4 = (TargetSegmentationEncoder(c16, w16), TargetSegmentationEncoder(c8, w8),

@@ -237,7 +237,7 @@ def with_tuned_blocks(backbone: Backbone, tuned: nn.Sequential) -> Backbone:
     target model sees them). `backbone` itself is left as it was."""
     if backbone.taps != PYRAMID_TAPS:
         raise ValueError(f"tuned blocks go into a backbone at taps {PYRAMID_TAPS}, not {backbone.taps}")
-    first = STRIDE16_TAP + 1 - len(tuned)
+    first = backbone_taps(len(tuned))[2] + 1  # the lowest tuned block, as owned_blocks made it
     out = copy.deepcopy(backbone)
     for block, weights in zip(list(out._blocks)[first:STRIDE16_TAP + 1], tuned):
         block.load_state_dict(weights.state_dict())
