@@ -26,7 +26,8 @@ from tqdm import tqdm
 from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size, tap_channels
-from rtvos.training.lucid import lucid_clip
+from rtvos.training.ecssd import EcssdDataset
+from rtvos.training.synthetic import add_synthetic_arguments, synthetic_clips
 
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
 CACHE_VERSION = 1
@@ -185,11 +186,9 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
 def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
                           clip_len: int, seed: int, cache_dir: Path, backend: str = "auto",
                           ecssd_root: Path | None = None, progress: bool = True, taps=PYRAMID_TAPS) -> FeatureCache:
-    """Features of `lucid` synthetic clips made from the train sequences only (rtvos.training.lucid) and
-    `ecssd` clips made from the ECSSD photographs (rtvos.training.ecssd), `clip_len` frames each, one
-    block per clip; cached like `build_cache`."""
-    from rtvos.training.ecssd import EcssdDataset, ecssd_clip  # noqa: PLC0415
-
+    """Features of the synthetic clips `synthetic_clips` makes (`lucid` from the train sequences only,
+    `ecssd` from the ECSSD photographs, `clip_len` frames each), one block per clip; cached like
+    `build_cache`."""
     photos = EcssdDataset(ecssd_root) if ecssd else None
     key = {"version": CACHE_VERSION, "kind": "synthetic-v1", "root": str(Path(root).resolve()),
            "sequences": list(sequences) if lucid else [],  # ECSSD clips alone serve every split and fold
@@ -200,33 +199,11 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
     cached = load_cache(folder)
     if cached is not None:
         return cached
-    dataset = DavisDataset(root)
-    seqs = [dataset.sequence(s) for s in sequences]
-    h, w = size_hw
     writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps)
-
-    def frame(seq, i):
-        image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
-        mask = cv2.resize((seq.load_mask(i) > 0).astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
-        return image, mask
-
-    def lucid_davis(rng):
-        while True:
-            a = int(rng.integers(len(seqs)))
-            image, mask = frame(seqs[a], int(rng.integers(len(seqs[a]))))
-            if mask.mean() >= 0.01:
-                break
-        b = int(rng.choice([i for i in range(len(seqs)) if i != a] or [a]))
-        background, _ = frame(seqs[b], int(rng.integers(len(seqs[b]))))
-        images, masks = lucid_clip(image, mask, background, clip_len, rng)
-        return images, masks, f"lucid:{seqs[a].name}@{seqs[b].name}"
-
-    makers = [(lucid_davis, np.random.default_rng([seed, 7]))] * lucid + \
-             [(lambda rng: ecssd_clip(photos, size_hw, clip_len, rng), np.random.default_rng([seed, 11]))] * ecssd
     blocks = []
-    with tqdm(total=len(makers) * clip_len, desc="caching synthetic clips", unit="frame", disable=not progress) as bar:
-        for c, (make, rng) in enumerate(makers):
-            images, masks, name = make(rng)
+    clips = synthetic_clips(root, sequences, size_hw, lucid, ecssd, clip_len, seed, photos)
+    with tqdm(total=(lucid + ecssd) * clip_len, desc="caching synthetic clips", unit="frame", disable=not progress) as bar:
+        for c, (images, masks, name) in enumerate(clips):
             for i, (im, mk) in enumerate(zip(images, masks)):
                 writer.write(c * clip_len + i, im, mk)
                 bar.update(1)
@@ -243,11 +220,7 @@ def add_cache_arguments(p) -> None:
     p.add_argument("--cache-dir", type=Path, default=None, help=f"feature cache folder, shared by the trainers and reused across runs (default {DEFAULT_CACHE_DIR}; --smoke: <out>/cache)")
     p.add_argument("--height", type=int, default=256, help="processing height (multiple of 32); width from the aspect ratio")
     p.add_argument("--variants", type=int, default=6, help="augmentation variants per sequence (0 = identity; must match an existing cache to reuse it)")
-    p.add_argument("--lucid-clips", type=int, default=0, help="synthetic clips of train objects moved over other train frames (rtvos/training/lucid.py; 0 = none)")
-    p.add_argument("--ecssd-clips", type=int, default=0, help="synthetic clips made from the ECSSD photographs (rtvos/training/ecssd.py; 0 = none)")
-    p.add_argument("--ecssd-root", type=Path, default=None, help="the ECSSD folder (default: $RTVOS_ECSSD_ROOT or ../shared/data/ecssd)")
-    p.add_argument("--synthetic-len", type=int, default=12, help="frames per synthetic clip")
-    p.add_argument("--synthetic-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
+    add_synthetic_arguments(p)
 
 
 def cache_from_arguments(args, root: Path, sequences: list[str], prog: str,
@@ -275,6 +248,3 @@ def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tu
                                  args.ecssd_root, taps=taps)
 
 
-def pick_source(cache: FeatureCache, synthetic: FeatureCache | None, p: float, rng: np.random.Generator) -> FeatureCache:
-    """Where a training step's batch comes from: the synthetic clips with probability `p`, else the videos."""
-    return synthetic if synthetic is not None and rng.random() < p else cache

@@ -41,9 +41,9 @@ from rtvos.training.feature_cache import (
     FeatureCache,
     add_cache_arguments,
     cache_from_arguments,
-    pick_source,
     synthetic_from_arguments,
 )
+from rtvos.training.synthetic import pick_source
 from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()

@@ -36,12 +36,8 @@ from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.training import loop
-from rtvos.training.feature_cache import (
-    add_cache_arguments,
-    cache_from_arguments,
-    pick_source,
-    synthetic_from_arguments,
-)
+from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments, synthetic_from_arguments
+from rtvos.training.synthetic import pick_source
 from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()

@@ -31,25 +31,44 @@ from tqdm import tqdm
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.plm.net import CROP, MAP, Extractor, PLMNet
 from rtvos.models.plm.samples import query_crop, search_sample
+from rtvos.models.shared.backbone import processing_size
 from rtvos.training import loop
+from rtvos.training.ecssd import EcssdDataset
+from rtvos.training.synthetic import add_synthetic_arguments, pick_source, synthetic_clips
 
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
 DEV_SEED = 12345
+SYNTHETIC_HEIGHT = 256  # synthetic clips at the other trainers' processing size: the same clips they see
 
 
 class Frames:
-    """All frames (RGB uint8) and object masks (bool, any object) of some sequences, in memory."""
+    """Frames (RGB uint8) and object masks (bool, any object) of some clips, in memory: DAVIS sequences
+    (`from_davis`) or synthetic clips (`from_synthetic`)."""
 
-    def __init__(self, root: Path, names: list[str], max_frames: int | None = None, desc: str = "loading"):
-        self.images, self.masks = [], []
+    def __init__(self, images: list[list[np.ndarray]], masks: list[list[np.ndarray]]):
+        self.images, self.masks = images, masks
+        self.area = [np.array([m.sum() for m in ms]) for ms in self.masks]
+
+    @classmethod
+    def from_davis(cls, root: Path, names: list[str], max_frames: int | None = None, desc: str = "loading") -> Frames:
+        images, masks = [], []
         ds = DavisDataset(root)
         for name in tqdm(names, desc=desc, unit="seq", file=sys.stderr):
             seq = ds.sequence(name)
             n = len(seq) if max_frames is None else min(len(seq), max_frames)
-            self.images.append([seq.load_frame(i) for i in range(n)])
-            self.masks.append([seq.load_mask(i) > 0 for i in range(n)])
-        self.area = [np.array([m.sum() for m in ms]) for ms in self.masks]
+            images.append([seq.load_frame(i) for i in range(n)])
+            masks.append([seq.load_mask(i) > 0 for i in range(n)])
+        return cls(images, masks)
+
+    @classmethod
+    def from_synthetic(cls, clips, count: int) -> Frames:
+        """The `count` clips `clips` yields (rtvos.training.synthetic.synthetic_clips), masks at 0.5."""
+        images, masks = [], []
+        for frames, soft, _ in tqdm(clips, total=count, desc="making synthetic clips", unit="clip", file=sys.stderr):
+            images.append(frames)
+            masks.append([m > 0.5 for m in soft])
+        return cls(images, masks)
 
     def sample(self, rng: np.random.Generator, refs: int, targets: int, min_gap: int, full_frame_p: float):
         """Query crops (refs x CROP x CROP x 3), search crops (refs*targets x ...), labels (refs*targets x MAP x MAP)."""
@@ -107,22 +126,33 @@ class PLMTrainer(loop.Trainer):
         p.add_argument("--dc-layers", type=int, default=6, help="decoding conv layers")
         p.add_argument("--no-skip", action="store_true", help="the paper's decoder input only (no search-stream skip)")
         p.add_argument("--dev-pairs", type=int, default=40, help="dev references (x --targets pairs) in the dev check")
+        add_synthetic_arguments(p)
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.refs, args.targets, args.min_gap, args.dev_pairs = 2, 2, 1, 2
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args = args
-        self.train_frames = Frames(root, train, args.max_frames, "loading train")
+        self.train_frames = Frames.from_davis(root, train, args.max_frames, "loading train")
+        self.synthetic = None
+        info = {}
+        if args.lucid_clips > 0 or args.ecssd_clips > 0:
+            lucid, ecssd = max(0, args.lucid_clips), max(0, args.ecssd_clips)
+            photos = EcssdDataset(args.ecssd_root) if ecssd else None
+            size_hw = processing_size(*self.train_frames.images[0][0].shape[:2], SYNTHETIC_HEIGHT)
+            clips = synthetic_clips(root, train, size_hw, lucid, ecssd, args.synthetic_len, args.seed, photos)
+            self.synthetic = Frames.from_synthetic(clips, lucid + ecssd)
+            info["synthetic"] = {"lucid": lucid, "ecssd": ecssd, "clip_len": args.synthetic_len,
+                                 "size_hw": list(size_hw), "p": args.synthetic_p}
         self.extractor = Extractor(args.backend)
         self.dev = []
         if dev:
-            dev_frames = Frames(root, dev, args.max_frames, "loading dev")
+            dev_frames = Frames.from_davis(root, dev, args.max_frames, "loading dev")
             dev_rng = np.random.default_rng(DEV_SEED)
             for _ in range(args.dev_pairs):
                 q, s, y = dev_frames.sample(dev_rng, 1, args.targets, args.min_gap, args.full_frame_p)
                 self.dev.append((self.extractor(q), self.extractor(s), torch.from_numpy(y)[:, None]))
-        return {"dev_pairs": len(self.dev) * args.targets}
+        return info | {"dev_pairs": len(self.dev) * args.targets}
 
     def build(self, args: argparse.Namespace) -> PLMNet:
         self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip)
@@ -130,7 +160,8 @@ class PLMTrainer(loop.Trainer):
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args
-        q, s, y = self.train_frames.sample(rng, a.refs, a.targets, a.min_gap, a.full_frame_p)
+        frames = pick_source(self.train_frames, self.synthetic, a.synthetic_p, rng)
+        q, s, y = frames.sample(rng, a.refs, a.targets, a.min_gap, a.full_frame_p)
         logits = pair_logits(self.net, self.extractor(q), self.extractor(s), a.targets)
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
         loss.backward()
