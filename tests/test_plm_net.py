@@ -11,3 +11,46 @@ def test_network_shapes():
     flat, skip = net.compress(feats)
     assert flat.shape == (3, net.flat_size) and skip.shape == (3, 3, MAP, MAP)
     assert net(flat, flat, skip).shape == (3, 1, MAP, MAP)
+
+
+def test_tuned_blocks_give_the_segmenters_extractor_the_features_pretraining_learned_on():
+    """With --tune-blocks, pre-training runs the network's blocks between a frozen engine and the frozen
+    blocks above (TrainingExtractor); the segmenter's extractor must then give the same five maps, and
+    they must differ from the ImageNet extractor's from the tuned blocks up only."""
+    import numpy as np
+
+    from rtvos.models.plm.net import Extractor
+    from rtvos.models.plm.segmenter import PLMSegmenter
+    from rtvos.models.plm.train import TrainingExtractor
+
+    net = PLMNet(hidden=32, tuned_blocks=2).eval()
+    assert net.config["tuned_blocks"] == 2 and "tuned_blocks" not in PLMNet().config
+    crops = np.random.default_rng(0).integers(0, 256, (4, 96, 96, 3), dtype=np.uint8)
+    plain = Extractor("torch")(crops)
+    training = TrainingExtractor("torch", net)
+    with torch.no_grad():
+        assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(training(crops), plain))  # ImageNet's at first
+        g = torch.Generator().manual_seed(2)
+        for p in net.tuned.parameters():  # as if pre-trained
+            p.add_(0.1 * p.std() * torch.randn(p.shape, generator=g))
+        learned = training(crops)
+    segmenter = PLMSegmenter(net=net, backend="torch", progress=False)
+    served = segmenter.extractor(crops)
+    assert len(served) == len(learned) == 5
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(served, learned))
+    assert all(torch.equal(a, b) for a, b in zip(served[:3], plain[:3]))  # below the tuned blocks: unchanged
+    assert all((a - b).abs().max() > 1e-2 for a, b in zip(served[3:], plain[3:]))
+    assert all(p.requires_grad for p in net.tuned.parameters())  # the network's own copy still trains
+
+
+def test_pretraining_gradients_reach_the_tuned_blocks_through_the_frozen_blocks_above():
+    import numpy as np
+
+    from rtvos.models.plm.train import TrainingExtractor, pair_logits
+
+    net = PLMNet(hidden=32, tuned_blocks=1)
+    extract = TrainingExtractor("torch", net)
+    crops = np.random.default_rng(1).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
+    pair_logits(net, extract(crops[:1]), extract(crops), 2).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.tuned.parameters() if p.dim() > 1)
+    assert not any(p.requires_grad for p in extract.upper.parameters())

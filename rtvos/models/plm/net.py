@@ -20,6 +20,9 @@
 - Skip (`skip=True`, our addition): the decoder also sees the search stream's compressed stride-2 and
   stride-4 maps at 48x48, so edges can follow the image rather than only the FC table.
 - Output: logits; sigmoid gives the foreground probability of every cell of the crop's 48x48 grid.
+- Tuned blocks (`tuned_blocks` = n, recorded in the checkpoint; `rtvos train plm --tune-blocks`): the
+  network owns fine-tuned copies of the extractor's last n blocks below the stride-16 tap, as FRTM's R
+  does; the stride-16 and stride-32 features both come out of them.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rtvos.engines import EngineCache
-from rtvos.models.shared.backbone import Backbone, tap_channels
+from rtvos.models.shared.backbone import STRIDE16_TAP, Backbone, owned_blocks, tap_channels
 from rtvos.models.shared.int8_calibration import backbone_int8
 
 TAPS = (0, 2, 4, 10, 15)                 # EfficientNet-Lite0 blocks: strides 2 / 4 / 8 / 16 / 32
@@ -62,11 +65,14 @@ class PLMNet(nn.Module):
     """
 
     def __init__(self, channels: tuple[int, ...] = FEATURE_CHANNELS, crop: int = CROP, hidden: int = 256,
-                 dc_layers: int = 6, skip: bool = True, dropout: float = 0.2):
+                 dc_layers: int = 6, skip: bool = True, dropout: float = 0.2, tuned_blocks: int = 0):
         super().__init__()
         self.crop, self.map_size, self.skip = crop, crop // 2, skip
         self.config = {"channels": list(channels), "crop": crop, "hidden": hidden, "dc_layers": dc_layers,
-                       "skip": skip, "dropout": dropout}
+                       "skip": skip, "dropout": dropout} | ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
+        # the extractor's last `tuned_blocks` blocks below its stride-16 tap, fine-tuned with the network
+        # (rtvos train plm --tune-blocks); the segmenter puts them into its extractor (`with_tuned_blocks`)
+        self.tuned = owned_blocks(tuned_blocks, channels[TAPS.index(STRIDE16_TAP)])
         self.compressors = nn.ModuleList(Compressor(c) for c in channels)
         sizes = [crop // 2]
         for _ in channels[1:]:
@@ -108,14 +114,16 @@ class PLMNet(nn.Module):
 class Extractor:
     """The frozen EfficientNet-Lite0 at the PLM taps, one engine per batch shape (built on first use)."""
 
-    def __init__(self, backend: str = "auto", backbone: Backbone | None = None, precision: str = "fp32"):
-        self.backbone = backbone or Backbone(taps=TAPS)
-        if tuple(self.backbone.taps) != TAPS:
-            raise ValueError(f"PLM needs backbone taps {TAPS}, got {self.backbone.taps}")
+    def __init__(self, backend: str = "auto", backbone: Backbone | None = None, precision: str = "fp32",
+                 taps: tuple[int, ...] = TAPS):
+        """`taps`: PLM's (the default), or others for pre-training that runs blocks of its own above them."""
+        self.backbone = backbone or Backbone(taps=taps)
+        if tuple(self.backbone.taps) != tuple(taps):
+            raise ValueError(f"PLM's extractor needs backbone taps {taps}, got {self.backbone.taps}")
         self.engines = EngineCache(self.backbone, backend, backbone_int8(precision))
 
     def __call__(self, crops: np.ndarray, once: bool = False) -> tuple[torch.Tensor, ...]:
-        """B x S x S x 3 uint8 RGB crops -> the five feature maps (ordinary tensors, usable in autograd).
+        """B x S x S x 3 uint8 RGB crops -> the feature maps at the taps (ordinary tensors, usable in autograd).
         `once`: a batch shape that will not come again (e.g. fine-tuning pairs): eager torch, no engine
         is built for it."""
         x = torch.from_numpy(np.ascontiguousarray(crops)).permute(0, 3, 1, 2).float().div_(255.0).contiguous()

@@ -2,7 +2,8 @@
 
 start(): the pre-trained matching network (plm.pt in this package) is copied and fine-tuned on the
 first frame only -- about 150 (query, search) pairs made from it (search margins 10/30/50 %, >= 50 %
-overlap, translation and flips), the extractor frozen, compressors / FC / decoding convs trained --
+overlap, translation and flips), the extractor frozen (with the blocks the network fine-tuned in
+pre-training, if any), compressors / FC / decoding convs trained --
 within a step and time budget, with a progress bar.  Each object's query (its box + 25 %, background
 removed) is compressed once.  The network is never updated again (the paper: updates drift).
 
@@ -29,10 +30,11 @@ import torch.nn.functional as F
 from rtvos.models.checkpoint import load_network
 from rtvos.models.plm import SPEC, TRAIN_COMMAND
 from rtvos.models.plm.geometry import candidate_boxes, full_frame_boxes, weighted_median
-from rtvos.models.plm.net import CROP, Extractor, PLMNet
+from rtvos.models.plm.net import CROP, TAPS, Extractor, PLMNet
 from rtvos.models.plm.samples import query_crop, search_sample
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.backbone import Backbone, with_tuned_blocks
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
 from rtvos.models.shared.finetune import finetune
 
@@ -68,12 +70,18 @@ class PLMSegmenter(Segmenter):
     config_class = PLMConfig
 
     def __init__(self, net: PLMNet | None = None, extractor: Extractor | None = None, **options):
-        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified."""
+        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified.
+        `extractor`: a ready extractor (the default: PLM's, with the network's tuned blocks if it has any)."""
         super().__init__(**options)
         if not 0 <= self.cfg.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
-        self.extractor = extractor or Extractor(self.cfg.backend, precision=self.cfg.precision)
+        if extractor is None:
+            backbone = Backbone(taps=TAPS)
+            if self.pretrained.tuned is not None:  # the network's fine-tuned blocks go into its extractor
+                backbone = with_tuned_blocks(backbone, self.pretrained.tuned)
+            extractor = Extractor(self.cfg.backend, backbone, precision=self.cfg.precision)
+        self.extractor = extractor
         self.finetune_report: dict = {}
 
     # ------------------------------------------------------------------------------ fine-tuning

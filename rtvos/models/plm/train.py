@@ -1,15 +1,19 @@
 """`rtvos train plm`: pre-train PLM's matching network (compressors, FC layers, decoding convs) on DAVIS
-pairs; the EfficientNet-Lite0 extractor stays frozen. Runs in the shared training loop
-(rtvos.training.loop).
+pairs; the EfficientNet-Lite0 extractor stays frozen, but for the blocks --tune-blocks hands to the
+network. Runs in the shared training loop (rtvos.training.loop).
 
     rtvos train plm --minutes 35         # the packaged network came from this (see plm.json)
     rtvos train plm --smoke              # a run of seconds, for CI
 
-- Data: every frame and mask of the train sequences (DAVIS 2016 train minus the dev split), held in
-  memory.  A step draws --refs reference frames (random sequence and frame, object of at least 400 px)
-  and, for each, --targets target frames of the same sequence at least --min-gap frames away (the paper
-  avoids successive frames).  Query and search crops: samples.py (25 % query margin, background
+- Data: every frame and mask of the train sequences (DAVIS 2016 train minus the held-out split), held
+  in memory.  A step draws --refs reference frames (random sequence and frame, object of at least 400
+  px) and, for each, --targets target frames of the same sequence at least --min-gap frames away (the
+  paper avoids successive frames).  Query and search crops: samples.py (25 % query margin, background
   removed; search margins 10/30/50 %, >= 50 % overlap, flips, rotations +-10 deg).
+- --lucid-clips / --ecssd-clips: a --synthetic-p share of the steps draw their pairs from synthetic
+  clips (rtvos.training.synthetic; the same clips the other trainers see, kept as frames).
+- --tune-blocks N: the network owns the extractor's last N blocks below the stride-16 tap, which learn
+  at --tune-lr of its rate (`TrainingExtractor`); the segmenter runs its extractor with them.
 - Loss: binary cross-entropy on the 48x48 map (the paper uses L2 on raw outputs; BCE on logits is the
   usual choice for a probability map).  Adam with cosine decay over the budget.
 - Dev check: a fixed set of dev-split pairs (same sampler, fixed seed), scored by loss and mean IoU of
@@ -29,12 +33,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset
-from rtvos.models.plm.net import CROP, MAP, Extractor, PLMNet
+from rtvos.models.plm.net import CROP, MAP, TAPS, Extractor, PLMNet
 from rtvos.models.plm.samples import query_crop, search_sample
-from rtvos.models.shared.backbone import processing_size
+from rtvos.models.shared.backbone import STRIDE16_TAP, backbone_taps, pretrained_blocks, processing_size
 from rtvos.training import loop
 from rtvos.training.ecssd import EcssdDataset
 from rtvos.training.synthetic import add_synthetic_arguments, pick_source, synthetic_clips
+from rtvos.training.tuned_blocks import add_tuning_arguments, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
@@ -96,13 +101,36 @@ def pair_logits(net: PLMNet, qf, sf, targets: int) -> torch.Tensor:
     return net(qflat.repeat_interleave(targets, dim=0), sflat, skip)
 
 
-def dev_scores(net: PLMNet, dev: list, targets: int) -> dict:
-    """Loss and mean IoU (threshold 0.5) on the fixed dev pairs."""
+class TrainingExtractor:
+    """The extractor features of a batch of crops in pre-training. Without tuned blocks: PLM's frozen
+    extractor (an engine; no gradients). With the network's tuned blocks: the frozen engine stops below
+    them, they run with gradients, and the frozen ImageNet blocks above them follow up to the stride-32
+    tap (the gradients pass through those to the tuned blocks)."""
+
+    def __init__(self, backend: str, net: PLMNet):
+        self.tuned = net.tuned
+        if self.tuned is None:
+            self.lower, self.upper = Extractor(backend), None
+        else:
+            below = backbone_taps(len(self.tuned))[2]
+            self.lower = Extractor(backend, taps=(*TAPS[:3], below))
+            self.upper = pretrained_blocks(STRIDE16_TAP + 1, TAPS[-1]).requires_grad_(False).eval()
+
+    def __call__(self, crops: np.ndarray) -> tuple[torch.Tensor, ...]:
+        features = self.lower(crops)
+        if self.tuned is None:
+            return features
+        f16 = self.tuned(features[-1])
+        return (*features[:-1], f16, self.upper(f16))
+
+
+def dev_scores(net: PLMNet, dev: list, targets: int, features: TrainingExtractor) -> dict:
+    """Loss and mean IoU (threshold 0.5) on the fixed dev pairs (query crops, search crops, labels)."""
     net.eval()
     losses, ious = [], []
     with torch.no_grad():
-        for qf, sf, y in dev:
-            logits = pair_logits(net, qf, sf, targets)
+        for q, s, y in dev:
+            logits = pair_logits(net, features(q), features(s), targets)
             losses.append(float(F.binary_cross_entropy_with_logits(logits, y)))
             pred, gt = logits > 0, y > 0.5
             inter = (pred & gt).flatten(1).sum(1).float()
@@ -127,6 +155,7 @@ class PLMTrainer(loop.Trainer):
         p.add_argument("--no-skip", action="store_true", help="the paper's decoder input only (no search-stream skip)")
         p.add_argument("--dev-pairs", type=int, default=40, help="dev references (x --targets pairs) in the dev check")
         add_synthetic_arguments(p)
+        add_tuning_arguments(p)
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.refs, args.targets, args.min_gap, args.dev_pairs = 2, 2, 1, 2
@@ -144,31 +173,38 @@ class PLMTrainer(loop.Trainer):
             self.synthetic = Frames.from_synthetic(clips, lucid + ecssd)
             info["synthetic"] = {"lucid": lucid, "ecssd": ecssd, "clip_len": args.synthetic_len,
                                  "size_hw": list(size_hw), "p": args.synthetic_p}
-        self.extractor = Extractor(args.backend)
         self.dev = []
         if dev:
             dev_frames = Frames.from_davis(root, dev, args.max_frames, "loading dev")
             dev_rng = np.random.default_rng(DEV_SEED)
             for _ in range(args.dev_pairs):
                 q, s, y = dev_frames.sample(dev_rng, 1, args.targets, args.min_gap, args.full_frame_p)
-                self.dev.append((self.extractor(q), self.extractor(s), torch.from_numpy(y)[:, None]))
+                self.dev.append((q, s, torch.from_numpy(y)[:, None]))
         return info | {"dev_pairs": len(self.dev) * args.targets}
 
     def build(self, args: argparse.Namespace) -> PLMNet:
-        self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip)
+        try:
+            self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip,
+                              tuned_blocks=args.tune_blocks)
+        except ValueError as e:
+            raise SystemExit(f"rtvos train plm: --tune-blocks: {e}") from None
+        self.features = TrainingExtractor(args.backend, self.net)
         return self.net
+
+    def param_groups(self, network: PLMNet) -> list[dict]:
+        return tuned_param_groups(network, self.args.tune_lr)
 
     def step(self, rng: np.random.Generator) -> float:
         a = self.args
         frames = pick_source(self.train_frames, self.synthetic, a.synthetic_p, rng)
         q, s, y = frames.sample(rng, a.refs, a.targets, a.min_gap, a.full_frame_p)
-        logits = pair_logits(self.net, self.extractor(q), self.extractor(s), a.targets)
+        logits = pair_logits(self.net, self.features(q), self.features(s), a.targets)
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
         loss.backward()
         return float(loss.detach())
 
     def evaluate(self) -> dict | None:
-        return dev_scores(self.net, self.dev, self.args.targets) if self.dev else None
+        return dev_scores(self.net, self.dev, self.args.targets, self.features) if self.dev else None
 
 
 def main(argv: list[str] | None = None) -> int:

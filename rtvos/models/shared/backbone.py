@@ -212,7 +212,7 @@ def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None 
     """Trainable copies of blocks `first`..`last` of the ImageNet network: a model that fine-tunes the
     backbone's upper blocks owns them, and in training the frozen Backbone stops below them (so its
     features can be cached). At run time CRVOS's decoder runs them after a Backbone that stops below
-    them; FRTM puts them into a whole Backbone (`with_tuned_blocks`)."""
+    them; FRTM and PLM put them into a whole Backbone (`with_tuned_blocks`)."""
     if not 0 <= first <= last < len(BLOCK_SPECS):
         raise ValueError(f"blocks {first}..{last} are not within 0..{len(BLOCK_SPECS) - 1}")
     blocks = FrozenStatistics(*list(EfficientNetLite0(weights)._blocks)[first:last + 1])
@@ -231,12 +231,13 @@ def owned_blocks(tuned_blocks: int, channels16: int) -> FrozenStatistics | None:
 
 
 def with_tuned_blocks(backbone: Backbone, tuned: nn.Sequential) -> Backbone:
-    """A copy of the frozen pyramid `backbone` (at PYRAMID_TAPS) whose last len(tuned) blocks up to the
-    stride-16 tap carry `tuned`'s fine-tuned weights (`pretrained_blocks` made them): one network again,
-    for a model whose stride-16 features must be the tuned ones before its own network runs (FRTM's
-    target model sees them). `backbone` itself is left as it was."""
-    if backbone.taps != PYRAMID_TAPS:
-        raise ValueError(f"tuned blocks go into a backbone at taps {PYRAMID_TAPS}, not {backbone.taps}")
+    """A copy of the frozen `backbone` (one that runs up to the stride-16 tap at least) whose last
+    len(tuned) blocks up to the stride-16 tap carry `tuned`'s fine-tuned weights (`pretrained_blocks`
+    made them): one network again, for a model whose stride-16 features (and those above) must be the
+    tuned ones before its own network runs (FRTM's target model, PLM's matching). `backbone` itself is
+    left as it was."""
+    if STRIDE16_TAP not in backbone.taps:
+        raise ValueError(f"tuned blocks go into a backbone with the stride-16 tap {STRIDE16_TAP}, not taps {backbone.taps}")
     first = backbone_taps(len(tuned))[2] + 1  # the lowest tuned block, as owned_blocks made it
     out = copy.deepcopy(backbone)
     for block, weights in zip(list(out._blocks)[first:STRIDE16_TAP + 1], tuned):
