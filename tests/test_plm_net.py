@@ -27,13 +27,13 @@ def test_tuned_blocks_give_the_segmenters_extractor_the_features_pretraining_lea
     assert net.config["tuned_blocks"] == 2 and "tuned_blocks" not in PLMNet().config
     crops = np.random.default_rng(0).integers(0, 256, (4, 96, 96, 3), dtype=np.uint8)
     plain = Extractor("torch")(crops)
-    training = TrainingExtractor("torch", net)
+    training = TrainingExtractor("torch", below=8)  # the stride-16 tap (10) less the two tuned blocks
     with torch.no_grad():
-        assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(training(crops), plain))  # ImageNet's at first
+        assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(training(crops, net.tuned), plain))  # ImageNet's at first
         g = torch.Generator().manual_seed(2)
         for p in net.tuned.parameters():  # as if pre-trained
             p.add_(0.1 * p.std() * torch.randn(p.shape, generator=g))
-        learned = training(crops)
+        learned = training(crops, net.tuned)
     segmenter = PLMSegmenter(net=net, backend="torch", progress=False)
     served = segmenter.extractor(crops)
     assert len(served) == len(learned) == 5
@@ -49,8 +49,17 @@ def test_pretraining_gradients_reach_the_tuned_blocks_through_the_frozen_blocks_
     from rtvos.models.plm.train import TrainingExtractor, pair_logits
 
     net = PLMNet(hidden=32, tuned_blocks=1)
-    extract = TrainingExtractor("torch", net)
+    extract = TrainingExtractor("torch", below=9)
     crops = np.random.default_rng(1).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
-    pair_logits(net, extract(crops[:1]), extract(crops), 2).sum().backward()
+    pair_logits(net, extract(crops[:1], net.tuned), extract(crops, net.tuned), 2).sum().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.tuned.parameters() if p.dim() > 1)
     assert not any(p.requires_grad for p in extract.upper.parameters())
+
+
+def test_tuned_blocks_need_a_backbone_that_reaches_the_stride16_tap():
+    import pytest
+
+    from rtvos.models.shared.backbone import Backbone, with_tuned_blocks
+
+    with pytest.raises(ValueError, match="stride-16"):
+        with_tuned_blocks(Backbone(taps=(2, 4)), PLMNet(hidden=32, tuned_blocks=1).tuned)

@@ -8,17 +8,28 @@ from rtvos.models.plm.net import PLMNet
 
 
 @pytest.mark.heavy
-def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path):
+@pytest.mark.parametrize("more", [[], ["--tune-blocks", "2", "--lucid-clips", "1", "--synthetic-p", "1"]],
+                         ids=["davis", "tuned-blocks-synthetic-clips"])
+def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path, more):
     from rtvos.models.plm import train as plm_train
     from rtvos.models.plm.segmenter import load_pretrained
     from rtvos.evaluation.splits import DEV_SEQUENCES
     from rtvos.training.ecssd import default_root
 
-    photos = ["--ecssd-clips", "2"] if (default_root() / "images").is_dir() else []
-    assert plm_train.main(["--smoke", "--davis-root", str(davis_root), "--out", str(tmp_path),
-                           "--lucid-clips", "1", "--synthetic-p", "0.5", *photos]) == 0
-    assert isinstance(load_pretrained(tmp_path / "best.pt"), PLMNet)
+    photos = ["--ecssd-clips", "2"] if more and (default_root() / "images").is_dir() else []
+    assert plm_train.main(["--smoke", "--davis-root", str(davis_root), "--out", str(tmp_path), *more, *photos]) == 0
+    net = load_pretrained(tmp_path / "best.pt")
+    assert isinstance(net, PLMNet) and (net.tuned is not None) == bool(more)
     sidecar = json.loads((tmp_path / "best.json").read_text())
     assert sidecar["model"] == "plm" and sidecar["step"] == 3
     assert not set(sidecar["data"]["train_sequences"]) & set(DEV_SEQUENCES)
-    assert sidecar["data"]["synthetic"]["lucid"] == 1 and sidecar["data"]["synthetic"]["ecssd"] == (2 if photos else 0)
+    if more:  # every step drew its pairs from the synthetic clips
+        assert sidecar["data"]["synthetic"] == {"lucid": 1, "ecssd": 2 if photos else 0, "clip_len": 12,
+                                                "size_hw": [256, 448], "p": 1.0}
+
+
+def test_a_bad_tune_blocks_is_refused_with_the_range(davis_root, tmp_path):
+    from rtvos.models.plm import train as plm_train
+
+    with pytest.raises(SystemExit, match=r"--tune-blocks: tuned_blocks must be 0\.\.5"):
+        plm_train.main(["--tune-blocks", "9", "--steps", "1", "--davis-root", str(davis_root), "--out", str(tmp_path)])

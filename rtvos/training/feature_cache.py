@@ -27,7 +27,7 @@ from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size, tap_channels
 from rtvos.training.ecssd import EcssdDataset
-from rtvos.training.synthetic import add_synthetic_arguments, synthetic_clips
+from rtvos.training.synthetic import add_synthetic_arguments, requested_clips, synthetic_clips
 
 FILL_RGB = (124, 116, 104)  # ImageNet mean colour for pixels an affine warp brings in from outside
 CACHE_VERSION = 1
@@ -241,9 +241,10 @@ def cache_from_arguments(args, root: Path, sequences: list[str], prog: str,
 def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int],
                              taps=PYRAMID_TAPS) -> FeatureCache | None:
     """The synthetic clips `add_cache_arguments`' options ask for (lucid clips from `sequences` only), or None."""
-    if args.lucid_clips <= 0 and args.ecssd_clips <= 0:
+    lucid, ecssd = requested_clips(args)
+    if not lucid and not ecssd:
         return None
-    return build_synthetic_cache(root, sequences, size_hw, max(0, args.lucid_clips), max(0, args.ecssd_clips),
+    return build_synthetic_cache(root, sequences, size_hw, lucid, ecssd,
                                  args.synthetic_len, args.seed, args.cache_dir or DEFAULT_CACHE_DIR, args.backend,
                                  args.ecssd_root, taps=taps)
 

@@ -18,6 +18,8 @@ from rtvos.training.ecssd import EcssdDataset, ecssd_clip
 from rtvos.training.lucid import lucid_clip
 
 LUCID_MIN_AREA = 0.01  # lucid objects smaller than this share of the frame are passed over
+HERE = Path(__file__).resolve()
+SYNTHETIC_SOURCES = (HERE, HERE.with_name("lucid.py"), HERE.with_name("ecssd.py"))  # what makes the clips
 
 Source = TypeVar("Source")
 
@@ -31,6 +33,11 @@ def add_synthetic_arguments(p) -> None:
     p.add_argument("--synthetic-p", type=float, default=0.3, help="share of steps whose batch comes from the synthetic clips")
 
 
+def requested_clips(args) -> tuple[int, int]:
+    """(lucid, ecssd): how many clips of each kind the options ask for (0 when none)."""
+    return max(0, args.lucid_clips), max(0, args.ecssd_clips)
+
+
 def synthetic_clips(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
                     clip_len: int, seed: int,
                     photos: EcssdDataset | None = None) -> Iterator[tuple[list[np.ndarray], list[np.ndarray], str]]:
@@ -40,7 +47,8 @@ def synthetic_clips(root: Path, sequences: list[str], size_hw: tuple[int, int], 
     if ecssd and photos is None:
         raise ValueError("synthetic_clips: ECSSD clips need the photographs (an EcssdDataset)")
     h, w = size_hw
-    seqs = [DavisDataset(root).sequence(s) for s in sequences] if lucid else []
+    dataset = DavisDataset(root) if lucid else None
+    seqs = [dataset.sequence(s) for s in sequences] if lucid else []
 
     def frame(seq, i):
         image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)

@@ -1,6 +1,7 @@
 """Fine-tuning the backbone's upper stride-16 blocks with a model's network (CRVOS's decoder, FRTM's
-refinement network R): the network owns trainable copies of them (`owned_blocks`, as `network.tuned`),
-the training feature cache holds the frozen features below them, and they learn at a share of the
+refinement network R, PLM's matching network): the network owns trainable copies of them
+(`owned_blocks`, as `network.tuned`), training computes the frozen features below them once (CRVOS and
+FRTM cache them; PLM's engine stops there) and runs the blocks on them, and they learn at a share of the
 network's learning rate."""
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
                    help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
 
 
-def cache_taps(args: argparse.Namespace, prog: str) -> tuple[int, int, int]:
-    """The backbone taps the feature cache holds for --tune-blocks (the features the network takes)."""
+def frozen_taps(args: argparse.Namespace, prog: str) -> tuple[int, int, int]:
+    """The taps of the frozen pyramid below --tune-blocks' blocks (strides 4, 8 and 16 below the tuned
+    blocks): what the feature cache holds and the network takes."""
     try:
         return backbone_taps(args.tune_blocks)
     except ValueError as e:

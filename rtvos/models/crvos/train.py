@@ -44,7 +44,7 @@ from rtvos.training.feature_cache import (
     synthetic_from_arguments,
 )
 from rtvos.training.synthetic import pick_source
-from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
+from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 
@@ -233,7 +233,7 @@ class CRVOSTrainer(loop.Trainer):
             raise SystemExit(f"rtvos train crvos: --synthetic-len ({args.synthetic_len}) must be >= --clip-len "
                              f"({args.clip_len})")
         self.args, self.root, self.dev = args, root, dev
-        taps = cache_taps(args, "rtvos train crvos")  # the features the decoder takes
+        taps = frozen_taps(args, "rtvos train crvos")  # the features the decoder takes
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train crvos", taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "bytes": self.cache.nbytes,
                                                            "variants": args.variants}}

@@ -38,7 +38,7 @@ from rtvos.models.frtm.target_model import TargetModel
 from rtvos.training import loop
 from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments, synthetic_from_arguments
 from rtvos.training.synthetic import pick_source
-from rtvos.training.tuned_blocks import add_tuning_arguments, cache_taps, tuned_param_groups
+from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 
@@ -122,7 +122,7 @@ class FRTMTrainer(loop.Trainer):
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args, self.root, self.dev = args, root, dev
-        taps = cache_taps(args, "rtvos train frtm")
+        taps = frozen_taps(args, "rtvos train frtm")
         self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm", taps)
         self.synthetic = synthetic_from_arguments(args, root, train, size_hw, taps)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "variants": args.variants}}

@@ -1,10 +1,11 @@
 """PLM: pixel-level matching (papers/plm-pixel-level-matching.txt), and its thermal drivable-road mode.
 
-net.py        the matching network (compressors, FC matching table, decoding convs) and the frozen extractor
+net.py        the matching network (compressors, FC matching table, decoding convs, any fine-tuned extractor
+              blocks) and the frozen extractor
 geometry.py   candidate boxes, square crops, maps accumulated back in the frame, the weighted median
 samples.py    query and search crops with labels, for pre-training and first-frame fine-tuning alike
 segmenter.py  `plm` / `plm-p` behind the protocol: fine-tuned on the first frame, nine candidates a frame
-train.py      `rtvos train plm`: pre-training on DAVIS pairs
+train.py      `rtvos train plm`: pre-training on DAVIS pairs (and synthetic clips, if asked)
 plm.pt        the packaged pre-trained network (and plm.json, how it was trained)
 """
 

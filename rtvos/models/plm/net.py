@@ -112,7 +112,7 @@ class PLMNet(nn.Module):
 
 
 class Extractor:
-    """The frozen EfficientNet-Lite0 at the PLM taps, one engine per batch shape (built on first use)."""
+    """The frozen EfficientNet-Lite0 at PLM's taps (or at `taps`), one engine per batch shape (built on first use)."""
 
     def __init__(self, backend: str = "auto", backbone: Backbone | None = None, precision: str = "fp32",
                  taps: tuple[int, ...] = TAPS):

@@ -69,19 +69,16 @@ class PLMSegmenter(Segmenter):
     name = "plm"
     config_class = PLMConfig
 
-    def __init__(self, net: PLMNet | None = None, extractor: Extractor | None = None, **options):
-        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified.
-        `extractor`: a ready extractor (the default: PLM's, with the network's tuned blocks if it has any)."""
+    def __init__(self, net: PLMNet | None = None, **options):
+        """`net`: a ready pre-trained network (e.g. one being trained); it is copied, never modified."""
         super().__init__(**options)
         if not 0 <= self.cfg.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
-        if extractor is None:
-            backbone = Backbone(taps=TAPS)
-            if self.pretrained.tuned is not None:  # the network's fine-tuned blocks go into its extractor
-                backbone = with_tuned_blocks(backbone, self.pretrained.tuned)
-            extractor = Extractor(self.cfg.backend, backbone, precision=self.cfg.precision)
-        self.extractor = extractor
+        backbone = Backbone(taps=TAPS)
+        if self.pretrained.tuned is not None:  # the network's fine-tuned blocks go into its extractor
+            backbone = with_tuned_blocks(backbone, self.pretrained.tuned)
+        self.extractor = Extractor(self.cfg.backend, backbone, precision=self.cfg.precision)
         self.finetune_report: dict = {}
 
     # ------------------------------------------------------------------------------ fine-tuning

@@ -35,16 +35,24 @@ from tqdm import tqdm
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.plm.net import CROP, MAP, TAPS, Extractor, PLMNet
 from rtvos.models.plm.samples import query_crop, search_sample
-from rtvos.models.shared.backbone import STRIDE16_TAP, backbone_taps, pretrained_blocks, processing_size
+from rtvos.models.shared.backbone import STRIDE16_TAP, pretrained_blocks, processing_size
 from rtvos.training import loop
 from rtvos.training.ecssd import EcssdDataset
-from rtvos.training.synthetic import add_synthetic_arguments, pick_source, synthetic_clips
-from rtvos.training.tuned_blocks import add_tuning_arguments, tuned_param_groups
+from rtvos.training.synthetic import (
+    SYNTHETIC_SOURCES,
+    add_synthetic_arguments,
+    pick_source,
+    requested_clips,
+    synthetic_clips,
+)
+from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
 DEV_SEED = 12345
-SYNTHETIC_HEIGHT = 256  # synthetic clips at the other trainers' processing size: the same clips they see
+# synthetic clips at the other trainers' processing size: the same clips they see (their crops are a
+# little softer than the 480p DAVIS frames')
+SYNTHETIC_HEIGHT = 256
 
 
 class Frames:
@@ -103,34 +111,34 @@ def pair_logits(net: PLMNet, qf, sf, targets: int) -> torch.Tensor:
 
 class TrainingExtractor:
     """The extractor features of a batch of crops in pre-training. Without tuned blocks: PLM's frozen
-    extractor (an engine; no gradients). With the network's tuned blocks: the frozen engine stops below
-    them, they run with gradients, and the frozen ImageNet blocks above them follow up to the stride-32
-    tap (the gradients pass through those to the tuned blocks)."""
+    extractor (an engine; no gradients). With the network's `tuned` blocks (passed in every call): the
+    frozen engine stops below them, they run with gradients, and the frozen ImageNet blocks above them
+    follow up to the stride-32 tap (the gradients pass through those to the tuned blocks)."""
 
-    def __init__(self, backend: str, net: PLMNet):
-        self.tuned = net.tuned
-        if self.tuned is None:
+    def __init__(self, backend: str, below: int = STRIDE16_TAP):
+        """`below`: the tap the frozen engine stops at (STRIDE16_TAP: no tuned blocks, PLM's own taps)."""
+        if below == STRIDE16_TAP:
             self.lower, self.upper = Extractor(backend), None
         else:
-            below = backbone_taps(len(self.tuned))[2]
             self.lower = Extractor(backend, taps=(*TAPS[:3], below))
             self.upper = pretrained_blocks(STRIDE16_TAP + 1, TAPS[-1]).requires_grad_(False).eval()
 
-    def __call__(self, crops: np.ndarray) -> tuple[torch.Tensor, ...]:
+    def __call__(self, crops: np.ndarray, tuned: torch.nn.Module | None) -> tuple[torch.Tensor, ...]:
         features = self.lower(crops)
-        if self.tuned is None:
+        if self.upper is None:
             return features
-        f16 = self.tuned(features[-1])
-        return (*features[:-1], f16, self.upper(f16))
+        *low, below = features
+        f16 = tuned(below)
+        return (*low, f16, self.upper(f16))
 
 
-def dev_scores(net: PLMNet, dev: list, targets: int, features: TrainingExtractor) -> dict:
+def dev_scores(net: PLMNet, dev: list, targets: int, extract: TrainingExtractor) -> dict:
     """Loss and mean IoU (threshold 0.5) on the fixed dev pairs (query crops, search crops, labels)."""
     net.eval()
     losses, ious = [], []
     with torch.no_grad():
         for q, s, y in dev:
-            logits = pair_logits(net, features(q), features(s), targets)
+            logits = pair_logits(net, extract(q, net.tuned), extract(s, net.tuned), targets)
             losses.append(float(F.binary_cross_entropy_with_logits(logits, y)))
             pred, gt = logits > 0, y > 0.5
             inter = (pred & gt).flatten(1).sum(1).float()
@@ -143,7 +151,8 @@ class PLMTrainer(loop.Trainer):
     model = "plm"
     best_metric = "iou"
     lr, ckpt_every, log_every, eval_every = 1e-3, 100, 20, 5.0
-    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("samples.py"), HERE.with_name("geometry.py"))
+    sources = (HERE, HERE.with_name("net.py"), HERE.with_name("samples.py"), HERE.with_name("geometry.py"),
+               HERE.parents[1] / "shared" / "backbone.py", *SYNTHETIC_SOURCES)
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--refs", type=int, default=8, help="reference frames (queries) per step")
@@ -162,17 +171,20 @@ class PLMTrainer(loop.Trainer):
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args = args
+        below = frozen_taps(args, "rtvos train plm")[-1]  # checks --tune-blocks before anything is loaded
         self.train_frames = Frames.from_davis(root, train, args.max_frames, "loading train")
         self.synthetic = None
         info = {}
-        if args.lucid_clips > 0 or args.ecssd_clips > 0:
-            lucid, ecssd = max(0, args.lucid_clips), max(0, args.ecssd_clips)
+        lucid, ecssd = requested_clips(args)
+        if lucid or ecssd:
             photos = EcssdDataset(args.ecssd_root) if ecssd else None
             size_hw = processing_size(*self.train_frames.images[0][0].shape[:2], SYNTHETIC_HEIGHT)
             clips = synthetic_clips(root, train, size_hw, lucid, ecssd, args.synthetic_len, args.seed, photos)
             self.synthetic = Frames.from_synthetic(clips, lucid + ecssd)
             info["synthetic"] = {"lucid": lucid, "ecssd": ecssd, "clip_len": args.synthetic_len,
                                  "size_hw": list(size_hw), "p": args.synthetic_p}
+        # built here, before the loop seeds torch: building a backbone draws on torch's random state
+        self.extract = TrainingExtractor(args.backend, below)
         self.dev = []
         if dev:
             dev_frames = Frames.from_davis(root, dev, args.max_frames, "loading dev")
@@ -183,12 +195,8 @@ class PLMTrainer(loop.Trainer):
         return info | {"dev_pairs": len(self.dev) * args.targets}
 
     def build(self, args: argparse.Namespace) -> PLMNet:
-        try:
-            self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip,
-                              tuned_blocks=args.tune_blocks)
-        except ValueError as e:
-            raise SystemExit(f"rtvos train plm: --tune-blocks: {e}") from None
-        self.features = TrainingExtractor(args.backend, self.net)
+        self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip,
+                          tuned_blocks=args.tune_blocks)
         return self.net
 
     def param_groups(self, network: PLMNet) -> list[dict]:
@@ -198,13 +206,14 @@ class PLMTrainer(loop.Trainer):
         a = self.args
         frames = pick_source(self.train_frames, self.synthetic, a.synthetic_p, rng)
         q, s, y = frames.sample(rng, a.refs, a.targets, a.min_gap, a.full_frame_p)
-        logits = pair_logits(self.net, self.features(q), self.features(s), a.targets)
+        tuned = self.net.tuned
+        logits = pair_logits(self.net, self.extract(q, tuned), self.extract(s, tuned), a.targets)
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
         loss.backward()
         return float(loss.detach())
 
     def evaluate(self) -> dict | None:
-        return dev_scores(self.net, self.dev, self.args.targets, self.features) if self.dev else None
+        return dev_scores(self.net, self.dev, self.args.targets, self.extract) if self.dev else None
 
 
 def main(argv: list[str] | None = None) -> int:
