@@ -27,7 +27,7 @@ def test_unknown_option_is_named():
 def test_short_finetune_then_track_a_davis_object(davis_root):
     from rtvos.evaluation.davis import DavisDataset
 
-    seq = DavisDataset(davis_root).sequence("car-turn")  # dev split: never trained on
+    seq = DavisDataset(davis_root).sequence("car-turn")
     seg = create_segmenter("plm", finetune_steps=15, finetune_seconds=300, progress=False)  # steps bind, not time
     seg.start(seq.load_frame(0), seq.load_mask(0))
     assert seg.finetune_report["steps"] == 15

@@ -2,7 +2,7 @@
 pairs; the EfficientNet-Lite0 extractor stays frozen, but for the blocks --tune-blocks hands to the
 network. Runs in the shared training loop (rtvos.training.loop).
 
-    rtvos train plm --minutes 35         # the packaged network came from this (see plm.json)
+    rtvos train plm --split all --no-dev --steps 7500   # the packaged network came from this (plm.json)
     rtvos train plm --smoke              # a run of seconds, for CI
 
 - Data: every frame and mask of the train sequences (DAVIS 2016 train minus the held-out split), held
