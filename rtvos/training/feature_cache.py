@@ -212,13 +212,14 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
 
 
 DEFAULT_CACHE_DIR = Path("runs/cache")
+DEFAULT_HEIGHT = 256  # the processing height the cache and its synthetic clips are made at (--height)
 
 
 def add_cache_arguments(p) -> None:
     """The options that pick a feature cache, and the synthetic clips next to it (a trainer that reads
     one takes them)."""
     p.add_argument("--cache-dir", type=Path, default=None, help=f"feature cache folder, shared by the trainers and reused across runs (default {DEFAULT_CACHE_DIR}; --smoke: <out>/cache)")
-    p.add_argument("--height", type=int, default=256, help="processing height (multiple of 32); width from the aspect ratio")
+    p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help="processing height (multiple of 32); width from the aspect ratio")
     p.add_argument("--variants", type=int, default=6, help="augmentation variants per sequence (0 = identity; must match an existing cache to reuse it)")
     add_synthetic_arguments(p)
 

@@ -38,6 +38,7 @@ from rtvos.models.plm.samples import query_crop, search_sample
 from rtvos.models.shared.backbone import STRIDE16_TAP, pretrained_blocks, processing_size
 from rtvos.training import loop
 from rtvos.training.ecssd import EcssdDataset
+from rtvos.training.feature_cache import DEFAULT_HEIGHT
 from rtvos.training.synthetic import (
     SYNTHETIC_SOURCES,
     add_synthetic_arguments,
@@ -50,9 +51,6 @@ from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
 DEV_SEED = 12345
-# synthetic clips at the other trainers' processing size: the same clips they see (their crops are a
-# little softer than the 480p DAVIS frames')
-SYNTHETIC_HEIGHT = 256
 
 
 class Frames:
@@ -178,7 +176,9 @@ class PLMTrainer(loop.Trainer):
         lucid, ecssd = requested_clips(args)
         if lucid or ecssd:
             photos = EcssdDataset(args.ecssd_root) if ecssd else None
-            size_hw = processing_size(*self.train_frames.images[0][0].shape[:2], SYNTHETIC_HEIGHT)
+            # at the other trainers' default processing size: the same clips they see (their crops are a
+            # little softer than the 480p DAVIS frames')
+            size_hw = processing_size(*self.train_frames.images[0][0].shape[:2], DEFAULT_HEIGHT)
             clips = synthetic_clips(root, train, size_hw, lucid, ecssd, args.synthetic_len, args.seed, photos)
             self.synthetic = Frames.from_synthetic(clips, lucid + ecssd)
             info["synthetic"] = {"lucid": lucid, "ecssd": ecssd, "clip_len": args.synthetic_len,
