@@ -1,5 +1,6 @@
 """FRTM's refinement network R (rtvos/models/frtm/net.py)."""
 
+import pytest
 import torch
 
 from rtvos.engines import load_engine
@@ -49,7 +50,7 @@ def test_tuned_blocks_go_into_a_copy_of_the_backbone_that_target_model_and_refin
         g = torch.Generator().manual_seed(2)
         for p in r.tuned.parameters():  # as if trained
             p.add_(0.1 * p.std() * torch.randn(p.shape, generator=g))
-        seg = FRTMSegmenter(backbone=backbone, refiner=r)
+        seg = FRTMSegmenter(refiner=r)
         tuned = seg.backbone(image)
         below = Backbone(taps=backbone_taps(3))(image)[2]
         assert torch.equal(tuned[0], plain[0]) and torch.equal(tuned[1], plain[1])
@@ -57,3 +58,24 @@ def test_tuned_blocks_go_into_a_copy_of_the_backbone_that_target_model_and_refin
         assert (tuned[2] - plain[2]).abs().max() > 1e-2
         assert torch.equal(backbone(image)[2], plain[2])
     assert not any(p.requires_grad for p in seg.backbone.parameters())
+
+
+def test_refiner_names_its_backbone_and_the_segmenter_runs_on_it():
+    """An R trained on Lite2's features records it (Lite0's stay unnamed, as every checkpoint before
+    them); its segmenter runs on that backbone and on no other. `online` (no R) takes either."""
+    from rtvos.models.frtm.segmenter import FRTMSegmenter, OnlineSegmenter
+    from rtvos.models.shared.backbone import LITE0, LITE2
+
+    lite2 = RefinementNetwork(tuned_blocks=2, backbone="lite2")
+    assert lite2.config["backbone"] == "lite2" and lite2.config["channels"] == [24, 48, 120]
+    assert "backbone" not in RefinementNetwork().config and RefinementNetwork().variant == LITE0
+    seg = FRTMSegmenter(refiner=lite2)
+    assert seg.backbone.variant == LITE2 and seg.backbone.taps == LITE2.pyramid_taps
+    assert FRTMSegmenter(refiner=lite2, backbone="lite2").backbone.variant == LITE2
+    with pytest.raises(ValueError, match="trained on EfficientNet-Lite2 features and runs on no other backbone"):
+        FRTMSegmenter(refiner=lite2, backbone="lite0")
+    online = OnlineSegmenter(backbone="lite2")
+    assert online.backbone.taps == (LITE2.stride16_tap,) and online.backbone.channels == (120,)
+    assert OnlineSegmenter().backbone.variant == LITE0
+    with pytest.raises(ValueError, match="backbone must be one of lite0, lite2, got 'lite9'"):
+        RefinementNetwork(backbone="lite9")

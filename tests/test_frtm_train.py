@@ -7,7 +7,8 @@ from rtvos.models.frtm.segmenter import FRTMSegmenter
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("tune", [[], ["--tune-blocks", "2"]], ids=["frozen-backbone", "tuned-blocks"])
+@pytest.mark.parametrize("tune", [[], ["--tune-blocks", "2"], ["--backbone", "lite2", "--tune-blocks", "2"]],
+                         ids=["frozen-backbone", "tuned-blocks", "lite2-tuned-blocks"])
 def test_smoke_training_writes_a_checkpoint_the_segmenter_loads(tmp_path, davis_root, tune):
     from rtvos.models.frtm.train import main
 
@@ -18,6 +19,9 @@ def test_smoke_training_writes_a_checkpoint_the_segmenter_loads(tmp_path, davis_
     assert main(["--smoke", "--davis-root", str(davis_root), "--out", str(out), *photos, *tune]) == 0
     seg = FRTMSegmenter(checkpoint=str(out / "best.pt"), augmentations=1, height=128)
     assert (seg.refiner.tuned is not None) == bool(tune)
+    # R trained on Lite2's features brings its segmenter onto Lite2 (the same taps D and R read)
+    assert seg.backbone.variant.name == ("Lite2" if "lite2" in tune else "Lite0") == seg.refiner.variant.name
+    assert seg.backbone.channels == tuple(seg.refiner.config["channels"])
     frame = np.zeros((96, 128, 3), np.uint8)
     frame[20:60, 30:80] = 200
     mask = np.zeros((96, 128), np.uint8)
@@ -33,10 +37,12 @@ def test_tuned_blocks_learn_at_their_share_of_the_rate():
 
     trainer = FRTMTrainer()
     trainer.args = argparse.Namespace(tune_lr=0.2)
-    refiner = trainer.build(argparse.Namespace(tune_blocks=3))
+    refiner = trainer.build(argparse.Namespace(tune_blocks=3, backbone="lite0"))
     own, tuned = trainer.param_groups(refiner)
     assert tuned["lr_scale"] == 0.2 and len(tuned["params"]) == len(list(refiner.tuned.parameters()))
     assert len(own["params"]) + len(tuned["params"]) == len(list(refiner.parameters()))
-    assert len(trainer.param_groups(trainer.build(argparse.Namespace(tune_blocks=0)))) == 1
+    assert len(trainer.param_groups(trainer.build(argparse.Namespace(tune_blocks=0, backbone="lite0")))) == 1
     with pytest.raises(SystemExit, match="--tune-blocks: tuned_blocks must be 0..5"):
-        trainer.prepare(argparse.Namespace(tune_blocks=6), None, [], [])
+        trainer.prepare(argparse.Namespace(tune_blocks=6, backbone="lite0"), None, [], [])
+    with pytest.raises(SystemExit, match="--tune-blocks: tuned_blocks must be 0..7 .blocks of EfficientNet-Lite2"):
+        trainer.prepare(argparse.Namespace(tune_blocks=8, backbone="lite2"), None, [], [])

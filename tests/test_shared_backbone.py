@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from rtvos.models.shared.backbone import (IMAGENET_MEAN, IMAGENET_STD, Backbone, EfficientNetLite0,
-                                          default_weights_path, preprocess, processing_size)
+from rtvos.models.shared.backbone import (IMAGENET_MEAN, IMAGENET_STD, LITE0, LITE2, Backbone, EfficientNetLite,
+                                          preprocess, processing_size)
 
 DAVIS_ROOT = pathlib.Path(
     os.environ.get("RTVOS_DAVIS_ROOT", pathlib.Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "davis2016-train")
@@ -26,21 +26,23 @@ def backbone() -> Backbone:
 
 
 def test_weights_path_is_packaged():
-    assert default_weights_path().is_file()
+    assert LITE0.weights_path().is_file() and LITE2.weights_path().is_file()
 
 
-# Reference values: whole frame resized to 224x224 with cv2.INTER_LINEAR. Wrong SAME padding
-# (symmetric) gives ~0.74 / ~0.39, BatchNorm eps 1e-5 gives ~0.72 / ~0.49.
-@pytest.mark.parametrize("seq, cls, prob", [("flamingo", 130, 0.90), ("bear", 294, 0.75)])
-def test_imagenet_classification(seq, cls, prob):
+# Reference values: whole frame resized to the variant's ImageNet size (224x224 for Lite0, 260x260 for
+# Lite2) with cv2.INTER_LINEAR. For Lite0, wrong SAME padding (symmetric) gives ~0.74 / ~0.39, BatchNorm
+# eps 1e-5 gives ~0.72 / ~0.49. Lite2's values were measured here (at 224x224 it says 0.99 / 0.99).
+@pytest.mark.parametrize("variant, seq, cls, prob", [(LITE0, "flamingo", 130, 0.90), (LITE0, "bear", 294, 0.75),
+                                                     (LITE2, "flamingo", 130, 0.77), (LITE2, "bear", 294, 0.83)])
+def test_imagenet_classification(variant, seq, cls, prob):
     path = DAVIS_ROOT / "JPEGImages" / "480p" / seq / "00000.jpg"
     if not path.is_file():
         pytest.skip(f"DAVIS data not found at {DAVIS_ROOT} (set RTVOS_DAVIS_ROOT)")
     rgb = cv2.imread(str(path))[:, :, ::-1]
-    x = preprocess(rgb, (224, 224), interpolation=cv2.INTER_LINEAR)
+    x = preprocess(rgb, (variant.resolution,) * 2, interpolation=cv2.INTER_LINEAR)
     x = (x - torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     with torch.inference_mode():
-        p = EfficientNetLite0()(x).softmax(1)[0]
+        p = EfficientNetLite(variant=variant)(x).softmax(1)[0]
     assert int(p.argmax()) == cls
     assert abs(float(p[cls]) - prob) < 0.05, float(p[cls])
 
@@ -59,6 +61,17 @@ def test_feature_shapes(backbone):
     with torch.inference_mode():
         shapes = [tuple(f.shape[1:]) for f in every(x)]
     assert shapes == [(c, 256 // s, 448 // s) for c, s in zip((16, 24, 40, 112, 320), (2, 4, 8, 16, 32))]
+
+
+def test_lite2_pyramid():
+    """Lite2's stride 4 / 8 / 16 taps follow from its stages, as Lite0's (2, 4, 10) do from its own."""
+    assert LITE0.pyramid_taps == (2, 4, 10) and LITE2.pyramid_taps == (3, 6, 14)
+    bb = Backbone(taps=LITE2.pyramid_taps, weights=None, variant=LITE2)
+    with torch.inference_mode():
+        shapes = [tuple(f.shape[1:]) for f in bb(torch.rand(1, 3, 256, 448))]
+    assert bb.channels == (24, 48, 120) and shapes == [(c, 256 // s, 448 // s) for c, s in zip(bb.channels, (4, 8, 16))]
+    with pytest.raises(ValueError, match="Lite0"):
+        Backbone(taps=(16,), weights=None)  # Lite0 has 16 blocks, Lite2 21
 
 
 def test_taps_truncate_network():

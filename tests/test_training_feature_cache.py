@@ -34,11 +34,11 @@ def test_features_and_masks_of_every_frame_and_variant_are_cached_once(tmp_path,
 
 def test_a_cache_holds_the_features_at_the_taps_asked_for(tmp_path):
     """A trainer that fine-tunes the backbone's last blocks caches the features below them, apart."""
-    from rtvos.models.shared.backbone import BLOCK_CHANNELS
+    from rtvos.models.shared.backbone import LITE0
 
     root = make_fake_root(tmp_path / "davis", names=("a",), n_frames=2)
     kwargs = {"variants": 1, "seed": 0, "cache_dir": tmp_path / "cache", "backend": "torch", "progress": False}
     full = build_cache(root, ["a"], (64, 96), **kwargs)
     below = build_cache(root, ["a"], (64, 96), taps=(2, 4, 7), **kwargs)
-    assert below.f16.shape == (2, BLOCK_CHANNELS[7], 4, 6) and full.f16.shape == (2, PYRAMID_CHANNELS[2], 4, 6)
+    assert below.f16.shape == (2, LITE0.block_channels[7], 4, 6) and full.f16.shape == (2, PYRAMID_CHANNELS[2], 4, 6)
     assert np.array_equal(below.f8, full.f8)

@@ -5,7 +5,7 @@ memmaps; CRVOS's and FRTM's trainers both read it (the OS page cache keeps it in
 Variant 0 is the identity; the others one random affine per (sequence, variant) -- horizontal flip,
 rotation +-30 deg, shear +-30 deg, scale 0.75-1.25, as in the CRVOS paper -- applied to every frame of
 the sequence, so motion stays coherent.  A cache is found again by its key (data, sequences, size,
-variants, seed, taps): `<cache_dir>/<name>-<digest>`, complete once its meta.json exists.
+variants, seed, taps, backbone): `<cache_dir>/<name>-<digest>`, complete once its meta.json exists.
 Synthetic clips -- "lucid dreaming" composites of the train sequences (lucid.py) and clips made from the
 ECSSD photographs (ecssd.py) -- are cached the same way (`build_synthetic_cache`).
 """
@@ -25,7 +25,15 @@ from tqdm import tqdm
 
 from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
-from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess, processing_size, tap_channels
+from rtvos.models.shared.backbone import (
+    LITE0,
+    PYRAMID_TAPS,
+    Backbone,
+    LiteVariant,
+    preprocess,
+    processing_size,
+    tap_channels,
+)
 from rtvos.training.ecssd import EcssdDataset
 from rtvos.training.synthetic import add_synthetic_arguments, requested_clips, synthetic_clips
 
@@ -86,11 +94,16 @@ class FeatureCache:
         return self.bytes_per_frame * len(self.masks)
 
 
+def _features_key(taps: tuple[int, int, int], backbone: LiteVariant) -> dict:
+    """Which features a cache holds. Lite0 goes unnamed: the caches made before there was a choice stay valid."""
+    return {"taps": list(taps)} | ({"backbone": backbone.name} if backbone != LITE0 else {})
+
+
 def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: int, max_frames: int | None,
-               taps: tuple[int, int, int]) -> dict:
+               taps: tuple[int, int, int], backbone: LiteVariant) -> dict:
     return {"version": CACHE_VERSION, "root": str(Path(root).resolve()), "sequences": list(sequences),
-            "size_hw": list(size_hw), "variants": variants, "seed": seed, "max_frames": max_frames,
-            "taps": list(taps)}
+            "size_hw": list(size_hw), "variants": variants, "seed": seed, "max_frames": max_frames} | \
+        _features_key(taps, backbone)
 
 
 CACHE_ARRAYS = ("f4", "f8", "f16", "masks", "area")
@@ -106,21 +119,22 @@ def load_cache(folder: Path) -> FeatureCache | None:
 
 
 class CacheWriter:
-    """Fills a new cache folder row by row (backbone features at `taps` -- strides 4 / 8 / 16 -- and the
-    soft mask of one image each)."""
+    """Fills a new cache folder row by row (`backbone`'s features at `taps` -- strides 4 / 8 / 16 -- and
+    the soft mask of one image each)."""
 
-    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str, taps=PYRAMID_TAPS):
+    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str, taps=PYRAMID_TAPS,
+                 backbone: LiteVariant = LITE0):
         h, w = size_hw
         self.folder, self.size_hw = folder, size_hw
         folder.mkdir(parents=True, exist_ok=True)
-        c4, c8, c16 = tap_channels(taps)
+        c4, c8, c16 = tap_channels(taps, backbone)
         shapes = {"f4": (n, c4, h // 4, w // 4), "f8": (n, c8, h // 8, w // 8),
                   "f16": (n, c16, h // 16, w // 16), "masks": (n, h, w), "area": (n,)}
         dtypes = {"f4": np.float16, "f8": np.float16, "f16": np.float16, "masks": np.uint8, "area": np.float32}
         self.arrays = {k: np.lib.format.open_memmap(folder / f"{k}.npy", mode="w+", dtype=dtypes[k], shape=shapes[k])
                        for k in CACHE_ARRAYS}
         # fp32 graph: the cache holds the features training sees, not an INT8 approximation of them
-        self.engine = load_engine(Backbone(taps=taps), (1, 3, h, w), backend)
+        self.engine = load_engine(Backbone(taps=taps, variant=backbone), (1, 3, h, w), backend)
 
     def write(self, row: int, image: np.ndarray, mask: np.ndarray) -> None:
         """Features of `image` and its soft mask (0..1, stored as 0..255)."""
@@ -152,9 +166,9 @@ def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
 
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
                 cache_dir: Path, backend: str = "auto", max_frames: int | None = None,
-                progress: bool = True, taps=PYRAMID_TAPS) -> FeatureCache:
+                progress: bool = True, taps=PYRAMID_TAPS, backbone: LiteVariant = LITE0) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
-    key = _cache_key(root, sequences, size_hw, variants, seed, max_frames, taps)
+    key = _cache_key(root, sequences, size_hw, variants, seed, max_frames, taps, backbone)
     folder = cache_folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
     cached = load_cache(folder)
     if cached is not None:
@@ -164,7 +178,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
     lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
     n = sum(lengths) * variants
     h, w = size_hw
-    writer = CacheWriter(folder, n, size_hw, backend, taps)
+    writer = CacheWriter(folder, n, size_hw, backend, taps, backbone)
     blocks, row = [], 0
     with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
         for si, (seq, length) in enumerate(zip(seqs, lengths)):
@@ -185,7 +199,8 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
 
 def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
                           clip_len: int, seed: int, cache_dir: Path, backend: str = "auto",
-                          ecssd_root: Path | None = None, progress: bool = True, taps=PYRAMID_TAPS) -> FeatureCache:
+                          ecssd_root: Path | None = None, progress: bool = True, taps=PYRAMID_TAPS,
+                          backbone: LiteVariant = LITE0) -> FeatureCache:
     """Features of the synthetic clips `synthetic_clips` makes (`lucid` from the train sequences only,
     `ecssd` from the ECSSD photographs, `clip_len` frames each), one block per clip; cached like
     `build_cache`."""
@@ -193,13 +208,13 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
     key = {"version": CACHE_VERSION, "kind": "synthetic-v1", "root": str(Path(root).resolve()),
            "sequences": list(sequences) if lucid else [],  # ECSSD clips alone serve every split and fold
            "size_hw": list(size_hw), "lucid": lucid, "ecssd": ecssd,
-           "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed,
-           "taps": list(taps)}
+           "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed} | \
+        _features_key(taps, backbone)
     folder = cache_folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
     cached = load_cache(folder)
     if cached is not None:
         return cached
-    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps)
+    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps, backbone)
     blocks = []
     clips = synthetic_clips(root, sequences, size_hw, lucid, ecssd, clip_len, seed, photos)
     with tqdm(total=(lucid + ecssd) * clip_len, desc="caching synthetic clips", unit="frame", disable=not progress) as bar:
@@ -224,9 +239,9 @@ def add_cache_arguments(p) -> None:
     add_synthetic_arguments(p)
 
 
-def cache_from_arguments(args, root: Path, sequences: list[str], prog: str,
-                         taps=PYRAMID_TAPS) -> tuple[FeatureCache, tuple[int, int]]:
-    """The feature cache `add_cache_arguments`' options name (features at `taps`), limited to `sequences`,
+def cache_from_arguments(args, root: Path, sequences: list[str], prog: str, taps=PYRAMID_TAPS,
+                         backbone: LiteVariant = LITE0) -> tuple[FeatureCache, tuple[int, int]]:
+    """The feature cache `add_cache_arguments`' options name (`backbone`'s features at `taps`), limited to `sequences`,
     and the processing size of its frames. The cache itself holds every sequence of the root, so one cache (built now if it
     is not on disk) serves every split and every cross-validation fold."""
     if args.height % 32:
@@ -235,18 +250,18 @@ def cache_from_arguments(args, root: Path, sequences: list[str], prog: str,
     size_hw = processing_size(*dataset.sequence(sequences[0]).load_frame(0).shape[:2], args.height)
     everything = sorted(dataset.sequence_names()) if not args.smoke else sorted(sequences)
     cache = build_cache(root, everything, size_hw, args.variants, args.seed, args.cache_dir or DEFAULT_CACHE_DIR,
-                        args.backend, args.max_frames, taps=taps)
+                        args.backend, args.max_frames, taps=taps, backbone=backbone)
     return cache.subset(sequences), size_hw
 
 
 def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int],
-                             taps=PYRAMID_TAPS) -> FeatureCache | None:
+                             taps=PYRAMID_TAPS, backbone: LiteVariant = LITE0) -> FeatureCache | None:
     """The synthetic clips `add_cache_arguments`' options ask for (lucid clips from `sequences` only), or None."""
     lucid, ecssd = requested_clips(args)
     if not lucid and not ecssd:
         return None
     return build_synthetic_cache(root, sequences, size_hw, lucid, ecssd,
                                  args.synthetic_len, args.seed, args.cache_dir or DEFAULT_CACHE_DIR, args.backend,
-                                 args.ecssd_root, taps=taps)
+                                 args.ecssd_root, taps=taps, backbone=backbone)
 
 

@@ -2,7 +2,8 @@
 refinement network R, PLM's matching network): the network owns trainable copies of them
 (`owned_blocks`, as `network.tuned`), training computes the frozen features below them once (CRVOS and
 FRTM cache them; PLM's engine stops there) and runs the blocks on them, and they learn at a share of the
-network's learning rate."""
+network's learning rate. A trainer may offer another EfficientNet-Lite for the features than Lite0
+(`add_backbone_argument`): the network records it, and its segmenter runs on it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import argparse
 
 import torch
 
-from rtvos.models.shared.backbone import MAX_TUNED_BLOCKS, backbone_taps
+from rtvos.models.shared.backbone import LITE0, MAX_TUNED_BLOCKS, VARIANTS, LiteVariant, backbone_taps
 
 
 def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,11 +22,17 @@ def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
                    help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
 
 
-def frozen_taps(args: argparse.Namespace, prog: str) -> tuple[int, int, int]:
-    """The taps of the frozen pyramid below --tune-blocks' blocks (strides 4, 8 and 16 below the tuned
-    blocks): what the feature cache holds and the network takes."""
+def add_backbone_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--backbone", choices=sorted(VARIANTS), default=LITE0.name.lower(),
+                   help=f"the ImageNet EfficientNet-Lite whose features the network learns on (default "
+                        f"{LITE0.name.lower()}); --tune-blocks counts its blocks")
+
+
+def frozen_taps(args: argparse.Namespace, prog: str, backbone: LiteVariant = LITE0) -> tuple[int, int, int]:
+    """The taps of `backbone`'s frozen pyramid below --tune-blocks' blocks (strides 4, 8 and 16 below the
+    tuned blocks): what the feature cache holds and the network takes."""
     try:
-        return backbone_taps(args.tune_blocks)
+        return backbone_taps(args.tune_blocks, backbone)
     except ValueError as e:
         raise SystemExit(f"{prog}: --tune-blocks: {e}") from None
 

@@ -3,7 +3,7 @@
 Target-agnostic and trained offline (train.py): it never sees which object it
 segments, only backbone features and the target model's score map.
 
-Per depth (strides 16, 8, 4 of EfficientNet-Lite0):
+Per depth (strides 16, 8, 4 of EfficientNet-Lite0, or the Lite2 its config names):
 - a target segmentation encoder (TSE): project the features (1x1), concatenate the scores resized to
   that depth, three 3x3 convolutions;
 - a refinement module: add the up-sampled coarser output, two residual blocks with channel attention
@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS, owned_blocks
+from rtvos.models.shared.backbone import LITE0, backbone_variant, owned_blocks, tap_channels
 
 
 def conv3x3(cin: int, cout: int) -> nn.Conv2d:
@@ -78,12 +78,16 @@ class RefinementModule(nn.Module):
 class RefinementNetwork(nn.Module):
     """R: forward(f4, f8, f16, score) -> logits (B x 1 x 4h4 x 4w4); score: B x 1 x h16 x w16 (D's output)."""
 
-    def __init__(self, channels: tuple[int, int, int] = PYRAMID_CHANNELS, widths: tuple[int, int, int] = (24, 32, 64),
-                 tuned_blocks: int = 0):
+    def __init__(self, channels: tuple[int, int, int] | None = None, widths: tuple[int, int, int] = (24, 32, 64),
+                 tuned_blocks: int = 0, backbone: str = LITE0.name.lower()):
         super().__init__()
+        self.variant = backbone_variant(backbone)  # the EfficientNet-Lite it takes features from
+        channels = tuple(channels or tap_channels(self.variant.pyramid_taps, self.variant))
         self.config = {"channels": list(channels), "widths": list(widths)} | \
-                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
-        self.tuned = owned_blocks(tuned_blocks, channels[2])  # tuned.0 is block backbone_taps(tuned_blocks)[2] + 1
+                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {}) | \
+                      ({"backbone": backbone.lower()} if self.variant != LITE0 else {})
+        # tuned.0 is block backbone_taps(tuned_blocks)[2] + 1
+        self.tuned = owned_blocks(tuned_blocks, channels[2], self.variant)
         c4, c8, c16 = channels
         w4, w8, w16 = widths
         self.tse16, self.tse8, self.tse4 = (TargetSegmentationEncoder(c16, w16), TargetSegmentationEncoder(c8, w8),

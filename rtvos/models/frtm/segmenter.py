@@ -36,9 +36,10 @@ from rtvos.models.frtm.target_model import TargetModel
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import (
-    PYRAMID_TAPS,
-    STRIDE16_TAP,
+    LITE0,
     Backbone,
+    LiteVariant,
+    backbone_variant,
     preprocess,
     processing_size,
     with_tuned_blocks,
@@ -75,21 +76,33 @@ class OnlineConfig:
     seed: int = 0
     backend: str = "auto"        # backbone engine: auto (onnxruntime if installed) | torch | onnxruntime
     precision: str = "int8"      # onnxruntime backbone: int8 (calibrated on synthetic frames) | fp32
+    backbone: str | None = None  # the ImageNet EfficientNet-Lite: lite0 | lite2 (default lite0; frtm and
+                                 # frtm-fast: the one their R was trained on, and no other)
 
 
 class OnlineSegmenter(Segmenter):
     """The target model alone. FRTM changes what turns coarse scores into probabilities
-    (`_probabilities`), which backbone taps it needs (`taps`) and its options (`config_class`)."""
+    (`_probabilities`), which trained network it loads and so which backbone it runs on
+    (`_load_networks`), which taps it needs (`taps`) and its options (`config_class`)."""
 
     name = "online"
-    taps: tuple[int, ...] = (STRIDE16_TAP,)
     config_class = OnlineConfig
 
-    def __init__(self, backbone: Backbone | None = None, **options):
+    def __init__(self, **options):
         super().__init__(**options)
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
-        self._use_backbone(backbone or Backbone(taps=self.taps))
+        variant = self._load_networks()
+        self._use_backbone(Backbone(taps=self.taps(variant), variant=variant))
+
+    def _load_networks(self) -> LiteVariant:
+        """Load what the model has trained (nothing here); returns the backbone to run on."""
+        return backbone_variant(self.cfg.backbone or LITE0.name)
+
+    @staticmethod
+    def taps(variant: LiteVariant) -> tuple[int, ...]:
+        """The backbone taps the model takes: the stride-16 features alone (the target model's)."""
+        return (variant.stride16_tap,)
 
     def _use_backbone(self, backbone: Backbone) -> None:
         self.backbone = backbone
@@ -285,15 +298,29 @@ def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
 
 class FRTMSegmenter(OnlineSegmenter):
     name = "frtm"
-    taps = PYRAMID_TAPS
     config_class = FRTMConfig
 
-    def __init__(self, backbone: Backbone | None = None, refiner: RefinementNetwork | None = None, **options):
-        super().__init__(backbone, **options)
-        self.refiner = refiner if refiner is not None else load_refiner(self.cfg.checkpoint)
+    def __init__(self, refiner: RefinementNetwork | None = None, **options):
+        self.refiner = refiner  # None: _load_networks loads it from the `checkpoint` option
+        super().__init__(**options)
         if self.refiner.tuned is not None:  # R's fine-tuned blocks make the stride-16 features D sees too
             self._use_backbone(with_tuned_blocks(self.backbone, self.refiner.tuned))
         self.refiner_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
+
+    def _load_networks(self) -> LiteVariant:
+        """R (the one handed in, else from the `checkpoint` option); it names the backbone it was trained on."""
+        if self.refiner is None:
+            self.refiner = load_refiner(self.cfg.checkpoint)
+        variant = self.refiner.variant
+        if self.cfg.backbone is not None and backbone_variant(self.cfg.backbone) != variant:
+            raise ValueError(f"this R was trained on EfficientNet-{variant.name} features and runs on no other "
+                             f"backbone, got backbone={self.cfg.backbone}")
+        return variant
+
+    @staticmethod
+    def taps(variant: LiteVariant) -> tuple[int, ...]:
+        """Strides 4, 8 and 16: R's pyramid, whose last the target model takes too."""
+        return variant.pyramid_taps
 
     def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,
                        out_hw: tuple[int, int]) -> list[np.ndarray]:

@@ -35,10 +35,11 @@ from rtvos.evaluation.runner import evaluate
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
 from rtvos.models.frtm.target_model import TargetModel
+from rtvos.models.shared.backbone import backbone_variant
 from rtvos.training import loop
 from rtvos.training.feature_cache import add_cache_arguments, cache_from_arguments, synthetic_from_arguments
 from rtvos.training.synthetic import pick_source
-from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned_param_groups
+from rtvos.training.tuned_blocks import add_backbone_argument, add_tuning_arguments, frozen_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 
@@ -115,6 +116,7 @@ class FRTMTrainer(loop.Trainer):
         p.add_argument("--max-gap", type=int, default=40, help="targets at most this many frames from the reference")
         p.add_argument("--dev-max-frames", type=int, default=None, help="dev check on the first N frames of each sequence")
         add_tuning_arguments(p)
+        add_backbone_argument(p)
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.variants, args.batch, args.targets, args.no_dev = 1, 2, 2, True
@@ -122,9 +124,10 @@ class FRTMTrainer(loop.Trainer):
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args, self.root, self.dev = args, root, dev
-        taps = frozen_taps(args, "rtvos train frtm")
-        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm", taps)
-        self.synthetic = synthetic_from_arguments(args, root, train, size_hw, taps)
+        backbone = backbone_variant(args.backbone)
+        taps = frozen_taps(args, "rtvos train frtm", backbone)
+        self.cache, size_hw = cache_from_arguments(args, root, train, "rtvos train frtm", taps, backbone)
+        self.synthetic = synthetic_from_arguments(args, root, train, size_hw, taps, backbone)
         info = {"processing_hw": list(size_hw), "cache": {"frames": len(self.cache.masks), "variants": args.variants}}
         if self.synthetic is not None:
             info["synthetic"] = {"lucid": args.lucid_clips, "ecssd": args.ecssd_clips,
@@ -132,7 +135,7 @@ class FRTMTrainer(loop.Trainer):
         return info
 
     def build(self, args: argparse.Namespace) -> RefinementNetwork:
-        self.refiner = RefinementNetwork(tuned_blocks=args.tune_blocks)
+        self.refiner = RefinementNetwork(tuned_blocks=args.tune_blocks, backbone=args.backbone)
         return self.refiner
 
     def param_groups(self, network: RefinementNetwork) -> list[dict]:

