@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from helpers import make_fake_root
-from rtvos.models.shared.backbone import PYRAMID_CHANNELS
+from rtvos.models.shared.backbone import PYRAMID_CHANNELS, PYRAMID_TAPS
 from rtvos.training import feature_cache
 from rtvos.training.feature_cache import build_cache
 
@@ -12,7 +12,7 @@ from rtvos.training.feature_cache import build_cache
 def test_features_and_masks_of_every_frame_and_variant_are_cached_once(tmp_path, monkeypatch):
     root = make_fake_root(tmp_path / "davis", names=("a", "b"), n_frames=3)
     cache = build_cache(root, ["a", "b"], (64, 96), variants=2, seed=0, cache_dir=tmp_path / "cache",
-                        backend="torch", progress=False)
+                        backend="torch", progress=False, taps=PYRAMID_TAPS)
     assert len(cache.masks) == 2 * 3 * 2
     assert cache.f4.shape == (12, PYRAMID_CHANNELS[0], 16, 24) and cache.f16.shape == (12, PYRAMID_CHANNELS[2], 4, 6)
     assert cache.f4.dtype == np.float16 and cache.masks.shape == (12, 64, 96)
@@ -25,20 +25,24 @@ def test_features_and_masks_of_every_frame_and_variant_are_cached_once(tmp_path,
 
     monkeypatch.setattr(feature_cache, "CacheWriter", no_recompute)
     again = build_cache(root, ["a", "b"], (64, 96), variants=2, seed=0, cache_dir=tmp_path / "cache",
-                        backend="torch", progress=False)
+                        backend="torch", progress=False, taps=PYRAMID_TAPS)
     assert np.array_equal(again.f8, cache.f8) and again.blocks == cache.blocks
     with pytest.raises(AssertionError, match="computed again"):  # another key: another cache
         build_cache(root, ["a", "b"], (64, 96), variants=3, seed=0, cache_dir=tmp_path / "cache", backend="torch",
-                    progress=False)
+                    progress=False, taps=PYRAMID_TAPS)
 
 
 def test_a_cache_holds_the_features_at_the_taps_asked_for(tmp_path):
-    """A trainer that fine-tunes the backbone's last blocks caches the features below them, apart."""
-    from rtvos.models.shared.backbone import LITE0
+    """A trainer that fine-tunes the backbone's last blocks caches the features below them, apart; one on
+    Lite2's features caches Lite2's, apart too."""
+    from rtvos.models.shared.backbone import LITE0, LITE2
 
     root = make_fake_root(tmp_path / "davis", names=("a",), n_frames=2)
     kwargs = {"variants": 1, "seed": 0, "cache_dir": tmp_path / "cache", "backend": "torch", "progress": False}
-    full = build_cache(root, ["a"], (64, 96), **kwargs)
+    full = build_cache(root, ["a"], (64, 96), taps=PYRAMID_TAPS, **kwargs)
     below = build_cache(root, ["a"], (64, 96), taps=(2, 4, 7), **kwargs)
     assert below.f16.shape == (2, LITE0.block_channels[7], 4, 6) and full.f16.shape == (2, PYRAMID_CHANNELS[2], 4, 6)
     assert np.array_equal(below.f8, full.f8)
+    lite2 = build_cache(root, ["a"], (64, 96), taps=LITE2.pyramid_taps, backbone=LITE2, **kwargs)
+    assert [f.shape[1] for f in (lite2.f4, lite2.f8, lite2.f16)] == [24, 48, 120]
+    assert len(list((tmp_path / "cache").iterdir())) == 3

@@ -27,9 +27,9 @@ from rtvos.engines import load_engine
 from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.shared.backbone import (
     LITE0,
-    PYRAMID_TAPS,
     Backbone,
     LiteVariant,
+    backbone_record,
     preprocess,
     processing_size,
     tap_channels,
@@ -95,8 +95,8 @@ class FeatureCache:
 
 
 def _features_key(taps: tuple[int, int, int], backbone: LiteVariant) -> dict:
-    """Which features a cache holds. Lite0 goes unnamed: the caches made before there was a choice stay valid."""
-    return {"taps": list(taps)} | ({"backbone": backbone.name} if backbone != LITE0 else {})
+    """Which features a cache holds."""
+    return {"taps": list(taps)} | backbone_record(backbone)
 
 
 def _cache_key(root: Path, sequences: list[str], size_hw, variants: int, seed: int, max_frames: int | None,
@@ -122,7 +122,7 @@ class CacheWriter:
     """Fills a new cache folder row by row (`backbone`'s features at `taps` -- strides 4 / 8 / 16 -- and
     the soft mask of one image each)."""
 
-    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str, taps=PYRAMID_TAPS,
+    def __init__(self, folder: Path, n: int, size_hw: tuple[int, int], backend: str, taps: tuple[int, ...],
                  backbone: LiteVariant = LITE0):
         h, w = size_hw
         self.folder, self.size_hw = folder, size_hw
@@ -166,7 +166,7 @@ def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
 
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
                 cache_dir: Path, backend: str = "auto", max_frames: int | None = None,
-                progress: bool = True, taps=PYRAMID_TAPS, backbone: LiteVariant = LITE0) -> FeatureCache:
+                progress: bool = True, *, taps: tuple[int, int, int], backbone: LiteVariant = LITE0) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
     key = _cache_key(root, sequences, size_hw, variants, seed, max_frames, taps, backbone)
     folder = cache_folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
@@ -199,7 +199,7 @@ def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], vari
 
 def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
                           clip_len: int, seed: int, cache_dir: Path, backend: str = "auto",
-                          ecssd_root: Path | None = None, progress: bool = True, taps=PYRAMID_TAPS,
+                          ecssd_root: Path | None = None, progress: bool = True, *, taps: tuple[int, int, int],
                           backbone: LiteVariant = LITE0) -> FeatureCache:
     """Features of the synthetic clips `synthetic_clips` makes (`lucid` from the train sequences only,
     `ecssd` from the ECSSD photographs, `clip_len` frames each), one block per clip; cached like
@@ -239,7 +239,7 @@ def add_cache_arguments(p) -> None:
     add_synthetic_arguments(p)
 
 
-def cache_from_arguments(args, root: Path, sequences: list[str], prog: str, taps=PYRAMID_TAPS,
+def cache_from_arguments(args, root: Path, sequences: list[str], prog: str, taps: tuple[int, int, int],
                          backbone: LiteVariant = LITE0) -> tuple[FeatureCache, tuple[int, int]]:
     """The feature cache `add_cache_arguments`' options name (`backbone`'s features at `taps`), limited to `sequences`,
     and the processing size of its frames. The cache itself holds every sequence of the root, so one cache (built now if it
@@ -255,7 +255,7 @@ def cache_from_arguments(args, root: Path, sequences: list[str], prog: str, taps
 
 
 def synthetic_from_arguments(args, root: Path, sequences: list[str], size_hw: tuple[int, int],
-                             taps=PYRAMID_TAPS, backbone: LiteVariant = LITE0) -> FeatureCache | None:
+                             taps: tuple[int, int, int], backbone: LiteVariant = LITE0) -> FeatureCache | None:
     """The synthetic clips `add_cache_arguments`' options ask for (lucid clips from `sequences` only), or None."""
     lucid, ecssd = requested_clips(args)
     if not lucid and not ecssd:

@@ -11,21 +11,22 @@ import argparse
 
 import torch
 
-from rtvos.models.shared.backbone import LITE0, MAX_TUNED_BLOCKS, VARIANTS, LiteVariant, backbone_taps
+from rtvos.models.shared.backbone import LITE0, VARIANTS, LiteVariant, backbone_taps
 
 
 def add_tuning_arguments(p: argparse.ArgumentParser) -> None:
+    ranges = ", ".join(f"0-{v.max_tuned_blocks} on {v.key}" for v in VARIANTS.values())
     p.add_argument("--tune-blocks", type=int, default=0,
                    help=f"fine-tune the backbone's last N blocks below the stride-16 features with the network "
-                        f"(0-{MAX_TUNED_BLOCKS}; they become part of it; default 0: frozen)")
+                        f"({ranges}; they become part of it; default 0: frozen)")
     p.add_argument("--tune-lr", type=float, default=0.1,
                    help="learning rate of the fine-tuned blocks, as a share of --lr (default 0.1)")
 
 
 def add_backbone_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backbone", choices=sorted(VARIANTS), default=LITE0.name.lower(),
+    p.add_argument("--backbone", choices=sorted(VARIANTS), default=LITE0.key,
                    help=f"the ImageNet EfficientNet-Lite whose features the network learns on (default "
-                        f"{LITE0.name.lower()}); --tune-blocks counts its blocks")
+                        f"{LITE0.key}); --tune-blocks counts its blocks")
 
 
 def frozen_taps(args: argparse.Namespace, prog: str, backbone: LiteVariant = LITE0) -> tuple[int, int, int]:

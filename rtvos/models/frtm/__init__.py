@@ -19,8 +19,8 @@ FAST_PRESET = {"channels": 32, "update_every": 16, "gn_steps": 4, "cg_first": 5,
                "update_cg": 5, "augmentations": 5, "height": 256}
 
 SPECS = (
-    ModelSpec("online", "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features, zoomed in "
-                        "on each object", package=__name__, segmenter="rtvos.models.frtm.segmenter:OnlineSegmenter"),
+    ModelSpec("online", "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features (Lite2: "
+                        "backbone=lite2), zoomed in on each object", package=__name__, segmenter="rtvos.models.frtm.segmenter:OnlineSegmenter"),
     ModelSpec("frtm", "FRTM: the online target model + the offline-trained refinement network R (accurate preset)",
               package=__name__, segmenter="rtvos.models.frtm.segmenter:FRTMSegmenter",
               trainer="rtvos.models.frtm.train", checkpoint=REFINER_CHECKPOINT),

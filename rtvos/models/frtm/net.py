@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rtvos.models.shared.backbone import LITE0, backbone_variant, owned_blocks, tap_channels
+from rtvos.models.shared.backbone import LITE0, backbone_record, backbone_variant, owned_blocks, tap_channels
 
 
 def conv3x3(cin: int, cout: int) -> nn.Conv2d:
@@ -79,13 +79,12 @@ class RefinementNetwork(nn.Module):
     """R: forward(f4, f8, f16, score) -> logits (B x 1 x 4h4 x 4w4); score: B x 1 x h16 x w16 (D's output)."""
 
     def __init__(self, channels: tuple[int, int, int] | None = None, widths: tuple[int, int, int] = (24, 32, 64),
-                 tuned_blocks: int = 0, backbone: str = LITE0.name.lower()):
+                 tuned_blocks: int = 0, backbone: str = LITE0.key):
         super().__init__()
         self.variant = backbone_variant(backbone)  # the EfficientNet-Lite it takes features from
         channels = tuple(channels or tap_channels(self.variant.pyramid_taps, self.variant))
         self.config = {"channels": list(channels), "widths": list(widths)} | \
-                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {}) | \
-                      ({"backbone": backbone.lower()} if self.variant != LITE0 else {})
+                      ({"tuned_blocks": tuned_blocks} if tuned_blocks else {}) | backbone_record(self.variant)
         # tuned.0 is block backbone_taps(tuned_blocks)[2] + 1
         self.tuned = owned_blocks(tuned_blocks, channels[2], self.variant)
         c4, c8, c16 = channels

@@ -1,6 +1,7 @@
 """`online`, `frtm` and `frtm-fast` behind the segmenter protocol.
 
-`online` is FRTM's discriminative target model D alone, on a frozen EfficientNet-Lite0. Start: the first frame and augmented copies of it (cut out / inpaint / warp / paste) go through the
+`online` is FRTM's discriminative target model D alone, on a frozen EfficientNet-Lite0 (or Lite2:
+`backbone=lite2`; `frtm` runs on the one its R was trained on). Start: the first frame and augmented copies of it (cut out / inpaint / warp / paste) go through the
 backbone; one target model per object is fitted by Gauss-Newton/CG (5 GN steps).  Each new frame:
 features -> D -> coarse scores at stride 16 -> bilinear up-sampling to the frame -> (soft aggregation
 across objects) -> label mask.  The predicted mask goes back into each object's bounded sample memory,
@@ -83,7 +84,7 @@ class OnlineConfig:
 class OnlineSegmenter(Segmenter):
     """The target model alone. FRTM changes what turns coarse scores into probabilities
     (`_probabilities`), which trained network it loads and so which backbone it runs on
-    (`_load_networks`), which taps it needs (`taps`) and its options (`config_class`)."""
+    (`_load_networks`), which taps it needs (`taps_on`) and its options (`config_class`)."""
 
     name = "online"
     config_class = OnlineConfig
@@ -93,14 +94,14 @@ class OnlineSegmenter(Segmenter):
         if self.cfg.height % 32:
             raise ValueError(f"height must be a multiple of 32, got {self.cfg.height}")
         variant = self._load_networks()
-        self._use_backbone(Backbone(taps=self.taps(variant), variant=variant))
+        self._use_backbone(Backbone(taps=self.taps_on(variant), variant=variant))
 
     def _load_networks(self) -> LiteVariant:
         """Load what the model has trained (nothing here); returns the backbone to run on."""
-        return backbone_variant(self.cfg.backbone or LITE0.name)
+        return backbone_variant(self.cfg.backbone or LITE0.key)
 
     @staticmethod
-    def taps(variant: LiteVariant) -> tuple[int, ...]:
+    def taps_on(variant: LiteVariant) -> tuple[int, ...]:
         """The backbone taps the model takes: the stride-16 features alone (the target model's)."""
         return (variant.stride16_tap,)
 
@@ -314,11 +315,12 @@ class FRTMSegmenter(OnlineSegmenter):
         variant = self.refiner.variant
         if self.cfg.backbone is not None and backbone_variant(self.cfg.backbone) != variant:
             raise ValueError(f"this R was trained on EfficientNet-{variant.name} features and runs on no other "
-                             f"backbone, got backbone={self.cfg.backbone}")
+                             f"backbone, got backbone={self.cfg.backbone} (for another backbone, give the checkpoint "
+                             f"of an R trained on it: rtvos train frtm --backbone)")
         return variant
 
     @staticmethod
-    def taps(variant: LiteVariant) -> tuple[int, ...]:
+    def taps_on(variant: LiteVariant) -> tuple[int, ...]:
         """Strides 4, 8 and 16: R's pyramid, whose last the target model takes too."""
         return variant.pyramid_taps
 

@@ -149,7 +149,7 @@ def build_lse_cache(root: Path, sequences: list[str], davis_samples: int, ecssd_
     pool = ObjectPool(root, sequences, ecssd=ecssd_samples > 0, ecssd_root=ecssd_root)
     rng = np.random.default_rng([seed, 13])
     sources = ["davis"] * davis_samples + ["ecssd"] * ecssd_samples
-    writer = CacheWriter(folder, len(sources), (CROP, CROP), backend)
+    writer = CacheWriter(folder, len(sources), (CROP, CROP), backend, PYRAMID_TAPS)
     blocks = []
     for row, source in enumerate(tqdm(sources, desc="caching LSE crops", unit="crop", disable=not progress)):
         image, instances, name = make_sample(pool, source, rng)

