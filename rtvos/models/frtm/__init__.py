@@ -12,7 +12,7 @@ refiner.pt       the packaged R (and refiner.json, how it was trained)
 
 from rtvos.models.spec import ModelSpec
 
-TRAIN_COMMAND = "rtvos train frtm --split all --no-dev --steps 1800 --ecssd-clips 300 --tune-blocks 3 --tune-lr 0.3"  # how refiner.pt was made (refiner.json)
+TRAIN_COMMAND = "rtvos train frtm --split all --no-dev --steps 2700 --ecssd-clips 300 --tune-blocks 3 --tune-lr 0.3"  # how refiner.pt was made (refiner.json)
 REFINER_CHECKPOINT = "refiner.pt"
 # The paper's fast preset (section 4), plus fewer first-frame augmentations and a smaller processing size.
 FAST_PRESET = {"channels": 32, "update_every": 16, "gn_steps": 4, "cg_first": 5, "cg_iterations": 5,

@@ -3,7 +3,7 @@ owns with --tune-blocks), the way the paper does it: inside each training step a
 learned on a reference frame, and R learns to turn D's coarse scores on other frames of the same
 sequence into the fine mask.  Runs in the shared training loop (rtvos.training.loop).
 
-    rtvos train frtm --split all --no-dev --steps 1800 --ecssd-clips 300 --tune-blocks 3 --tune-lr 0.3
+    rtvos train frtm --split all --no-dev --steps 2700 --ecssd-clips 300 --tune-blocks 3 --tune-lr 0.3
                                          # the packaged R came from this (refiner.json; TRAIN_COMMAND)
     rtvos train frtm --smoke             # a run of seconds, for CI
 
