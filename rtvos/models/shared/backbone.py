@@ -89,7 +89,7 @@ class LiteVariant:
 
     @property
     def stride16_tap(self) -> int:
-        return self.last_block_at(16)
+        return self.pyramid_taps[2]
 
     @property
     def max_tuned_blocks(self) -> int:
