@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from rtvos.models.lse.net import LSENetwork, centre_map, fuse, pixel_grid, reference, similarity
+from rtvos.models.lse.net import LSENetwork, centre_map, fuse, pixel_grid, references, similarity
 
 
 def test_similarity_is_the_papers_and_fusion_averages_it_with_the_foreground_branch():
@@ -23,12 +23,16 @@ def test_similarity_is_the_papers_and_fusion_averages_it_with_the_foreground_bra
     assert float(fused[0, 0, 0]) < float(fused[0, 3, 3])                              # embedding away from r
 
 
-def test_reference_is_the_per_dimension_median_of_the_foreground():
-    emb = torch.arange(2 * 3 * 3, dtype=torch.float32).view(2, 3, 3)
-    fg = torch.zeros(3, 3, dtype=torch.bool)
-    fg[0, :] = True                                                     # values 0, 1, 2 and 9, 10, 11
-    assert reference(emb, fg).tolist() == [1.0, 10.0]
-    assert reference(emb, torch.zeros(3, 3, dtype=torch.bool)).tolist() == [4.0, 13.0]  # none: every pixel
+def test_reference_is_the_per_dimension_median_of_each_samples_foreground():
+    emb = torch.arange(2 * 3 * 3, dtype=torch.float32).view(1, 2, 3, 3).repeat(3, 1, 1, 1)
+    fg = torch.zeros(3, 3, 3, dtype=torch.bool)
+    fg[0, 0, :] = True                                                  # values 0, 1, 2 and 9, 10, 11
+    fg[2, :2, :2] = True                                                # 0, 1, 3, 4: the lower median, as torch's
+    assert references(emb, fg).tolist() == [[1.0, 10.0], [4.0, 13.0], [1.0, 10.0]]  # sample 1, none: every pixel
+    rng = torch.Generator().manual_seed(0)
+    emb, fg = torch.randn(4, 5, 6, 7, generator=rng), torch.rand(4, 6, 7, generator=rng) > 0.6
+    one_by_one = torch.stack([e.flatten(1)[:, f.flatten()].median(dim=1).values for e, f in zip(emb, fg)])
+    assert torch.equal(references(emb, fg), one_by_one)
 
 
 def test_centre_map_is_position_plus_offset():

@@ -123,3 +123,28 @@ def test_a_parameter_group_learns_at_its_share_of_the_rate(root, tmp_path):
     # Adam's first step moves each parameter by its group's rate
     assert trainer.net.w.item() == pytest.approx(Toy.lr, rel=1e-3)
     assert trainer.net.v.item() == pytest.approx(0.1 * Toy.lr, rel=1e-3)
+
+
+def test_a_trainer_trains_only_where_it_can(root, tmp_path):
+    with pytest.raises(SystemExit, match="--device cuda: this trainer runs on cpu"):
+        loop.main(Toy(), ["--davis-root", str(root), "--out", str(tmp_path / "run"), "--steps", "2", "--device", "cuda"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is visible")
+def test_cuda_is_refused_with_advice_where_there_is_no_gpu(root, tmp_path):
+    class GpuToy(Toy):
+        devices = ("cpu", "cuda")
+
+    with pytest.raises(SystemExit, match="no CUDA GPU is visible.*--device cpu"):
+        loop.main(GpuToy(), ["--davis-root", str(root), "--out", str(tmp_path / "run"), "--steps", "2", "--device", "cuda"])
+
+
+def test_the_network_is_on_the_device_given(root, tmp_path):
+    class GpuToy(Toy):
+        devices = ("cpu", "cuda")
+
+    trainer = GpuToy()
+    assert loop.main(trainer, ["--davis-root", str(root), "--out", str(tmp_path / "run"), "--steps", "2",
+                               "--device", "cpu"]) == 0
+    assert trainer.device == torch.device("cpu") and trainer.net.w.device == trainer.device
+    assert read_checkpoint(tmp_path / "run" / "best.pt").provenance["settings"]["device"] == "cpu"

@@ -112,6 +112,8 @@ def add_run_arguments(p: argparse.ArgumentParser, model: str, *, lr: float, ckpt
     p.add_argument("--resume", nargs="?", const="", default=None, help="resume from last.pt (or the path given)")
     p.add_argument("--backend", default="auto", help="backbone engine (features are always fp32)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
+    p.add_argument("--device", default="cpu", help="where the network trains: cpu, or cuda (a trainer that "
+                   "supports it; the feature cache is still made on the CPU)")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights and the sampling (default 0)")
     p.add_argument("--smoke", action="store_true", help="a run of seconds, for CI: 2 sequences x 8 frames, 3 steps, a temp dir")
     return p

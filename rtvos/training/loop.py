@@ -51,6 +51,8 @@ class Trainer(abc.ABC):
     log_every: int = 10
     eval_every: float = 0.0
     sources: tuple[Path, ...] = ()
+    devices: tuple[str, ...] = ("cpu",)  # where its step() can run (--device); a trainer that adds "cuda"
+    device: torch.device = torch.device("cpu")  # moves its batches to `device` (the loop moves the network)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The trainer's own options."""
@@ -110,6 +112,20 @@ def _apply_smoke(trainer: Trainer, args: argparse.Namespace) -> None:
     trainer.smoke(args)
 
 
+def training_device(name: str, supported: tuple[str, ...], prog: str) -> torch.device:
+    """--device as a torch device: one the trainer supports, and a CUDA GPU only where one is visible."""
+    kind = name.split(":")[0]
+    if kind not in supported:
+        raise SystemExit(f"{prog}: --device {name}: this trainer runs on {' or '.join(supported)}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"{prog}: --device {name}: no CUDA GPU is visible (torch {torch.__version__}); "
+                         "train with --device cpu")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise SystemExit(f"{prog}: --device {name}: {exc}") from None
+
+
 def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
     prog = f"rtvos train {trainer.model}"
     if args.smoke:
@@ -118,6 +134,7 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
     if args.minutes is None and args.steps is None:
         raise SystemExit(f"{prog}: give a budget: --minutes and/or --steps")
     torch.set_num_threads(args.threads)
+    trainer.device = training_device(args.device, trainer.devices, prog)
     root = args.davis_root or default_davis_root()
     train_seqs, dev_seqs = split_sequences(root, prog, args.split)
     if args.smoke:
@@ -129,7 +146,7 @@ def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:
     data = trainer.prepare(args, root, train_seqs, dev_seqs)
 
     torch.manual_seed(args.seed)
-    network = trainer.build(args)
+    network = trainer.build(args).to(trainer.device)
     groups = trainer.param_groups(network)
     scales = [g.get("lr_scale", 1.0) for g in groups]  # this run's, also after a resume
     optimizer = torch.optim.Adam(groups, lr=args.lr)

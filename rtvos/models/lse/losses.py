@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -15,35 +17,48 @@ def embedding_loss(embedding: torch.Tensor, instances: torch.Tensor, generator: 
                    per_instance: int = PIXELS_PER_INSTANCE) -> torch.Tensor:
     """Eq. 1 over K pixels drawn per instance of each image (B x C x h x w, B x h x w long): pairs of one
     instance pulled to similarity 1, of two instances pushed to 0. Drawing the same number per instance
-    weighs small instances like large ones (the paper's omega)."""
-    losses = []
-    for emb, inst in zip(embedding, instances):
-        flat, ids = emb.flatten(1), inst.flatten()
-        rows, labels = [], []
+    weighs small instances like large ones (the paper's omega). The pixels are drawn on the CPU (the
+    generator's device) and go to the embeddings' device in one copy: on a GPU, no round trip per
+    instance."""
+    drawn, labels = [], []
+    for inst in instances.cpu():
+        ids = inst.flatten()
+        rows, labs = [], []
         for k in torch.unique(ids):
             where = torch.nonzero(ids == k)[:, 0]
-            pick = where[torch.randint(len(where), (per_instance,), generator=generator)]
-            rows.append(pick)
-            labels.append(torch.full((per_instance,), int(k)))
-        if len(rows) < 2:
-            continue  # one instance only: nothing to push apart
-        e = flat[:, torch.cat(rows)].T
-        lab = torch.cat(labels)
+            rows.append(where[torch.randint(len(where), (per_instance,), generator=generator)])
+            labs.append(torch.full((per_instance,), int(k)))
+        # one instance only: nothing to push apart
+        drawn.append(torch.cat(rows) if len(rows) > 1 else None)
+        labels.append(torch.cat(labs) if len(rows) > 1 else None)
+    kept = [i for i, d in enumerate(drawn) if d is not None]
+    if not kept:
+        return embedding.sum() * 0.0
+    sizes = [len(drawn[i]) for i in kept]
+    picks = torch.cat([drawn[i] for i in kept]).to(embedding.device, non_blocking=True).split(sizes)
+    labs = torch.cat([labels[i] for i in kept]).to(embedding.device, non_blocking=True).split(sizes)
+    losses = []
+    for i, pick, lab in zip(kept, picks, labs):
+        e = embedding[i].flatten(1)[:, pick].T
         d2 = torch.cdist(e, e).pow(2)
         same = (lab[:, None] == lab[None, :]).float()
-        log_s = torch.log(torch.tensor(2.0)) + F.logsigmoid(-d2)             # log(2 / (1 + e^d2))
+        log_s = math.log(2.0) + F.logsigmoid(-d2)                          # log(2 / (1 + e^d2))
         log_1ms = torch.log(torch.tanh(d2.clamp(min=1e-6) / 2))               # log(1 - s)
-        off_diagonal = 1.0 - torch.eye(len(lab))
+        off_diagonal = 1.0 - torch.eye(len(lab), device=e.device)
         pair = -(same * log_s + (1 - same) * log_1ms) * off_diagonal
         losses.append(pair.sum() / off_diagonal.sum())
-    return torch.stack(losses).mean() if losses else embedding.sum() * 0.0
+    return torch.stack(losses).mean()
 
 
 def offset_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Eq. 2: the mean over images of the mean Euclidean error over each image's object pixels."""
+    """Eq. 2: the mean over images of the mean Euclidean error over each image's object pixels (images
+    without any left out)."""
     err = (pred - target).pow(2).sum(1).clamp(min=1e-12).sqrt()  # B x h x w
-    per_image = [(e[v].mean()) for e, v in zip(err, valid) if bool(v.any())]
-    return torch.stack(per_image).mean() if per_image else pred.sum() * 0.0
+    v = valid.flatten(1).to(err.dtype)
+    count = v.sum(1)
+    per_image = (err.flatten(1) * v).sum(1) / count.clamp(min=1)
+    has = (count > 0).to(err.dtype)
+    return (per_image * has).sum() / has.sum().clamp(min=1)
 
 
 def dice_loss(prob: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -58,11 +73,15 @@ def foreground_loss(fg_logit: torch.Tensor, fused: torch.Tensor, labels: torch.T
     trains end to end); `labels` (B x h x w) 1 / 0, or IGNORE where a pixel has no label. Cross-entropy
     alone leaves a small object's pixels under 0.5 (most of a crop is background); Dice does not care."""
     keep = labels != IGNORE
+    weight = keep.to(fused.dtype)
+    labelled = weight.sum().clamp(min=1)
     target = labels.clamp(min=0)
     fg = torch.sigmoid(fg_logit[:, 0])
-    branch = F.binary_cross_entropy_with_logits(fg_logit[:, 0][keep], target[keep]) + dice_loss(fg, target, keep)
+    branch = (F.binary_cross_entropy_with_logits(fg_logit[:, 0], target, weight=weight, reduction="sum") / labelled
+              + dice_loss(fg, target, keep))
     fused_c = fused.clamp(1e-6, 1 - 1e-6)
-    return branch + F.binary_cross_entropy(fused_c[keep], target[keep]) + dice_loss(fused_c, target, keep)
+    return (branch + F.binary_cross_entropy(fused_c, target, weight=weight, reduction="sum") / labelled
+            + dice_loss(fused_c, target, keep))
 
 
 def stage_loss(stage: int, network: LSENetwork, outputs, instances4: torch.Tensor, instances8: torch.Tensor,

@@ -35,16 +35,16 @@ def similarity(a: torch.Tensor, b: torch.Tensor, dim: int = 1) -> torch.Tensor:
     return 2.0 * torch.sigmoid(-d2)  # = 2 / (1 + exp(d2)), without overflow
 
 
-def pixel_grid(h: int, w: int, dtype=torch.float32) -> torch.Tensor:
+def pixel_grid(h: int, w: int, dtype=torch.float32, device=None) -> torch.Tensor:
     """1 x 2 x h x w: each cell centre's (y, x) in crop sizes (0..1)."""
-    ys = (torch.arange(h, dtype=dtype) + 0.5) / h
-    xs = (torch.arange(w, dtype=dtype) + 0.5) / w
+    ys = (torch.arange(h, dtype=dtype, device=device) + 0.5) / h
+    xs = (torch.arange(w, dtype=dtype, device=device) + 0.5) / w
     return torch.stack(torch.meshgrid(ys, xs, indexing="ij"))[None]
 
 
 def centre_map(offsets: torch.Tensor) -> torch.Tensor:
     """Each pixel's object centre: its position plus its predicted offset (B x 2 x h x w, crop sizes)."""
-    return pixel_grid(*offsets.shape[-2:], dtype=offsets.dtype) + offsets
+    return pixel_grid(*offsets.shape[-2:], dtype=offsets.dtype, device=offsets.device) + offsets
 
 
 def embedding_grid(mask: torch.Tensor) -> torch.Tensor:
@@ -52,14 +52,16 @@ def embedding_grid(mask: torch.Tensor) -> torch.Tensor:
     return mask[..., 1::2, 1::2]
 
 
-def reference(embedding: torch.Tensor, foreground: torch.Tensor) -> torch.Tensor:
-    """r: the per-dimension median of the embeddings (C x h x w) of the foreground pixels (h x w bool, at
-    the embeddings' grid or at stride 4); of every pixel when none is foreground."""
-    if foreground.shape[-2:] != embedding.shape[-2:]:
-        foreground = embedding_grid(foreground)
-    flat = embedding.flatten(1)
-    chosen = flat[:, foreground.flatten()] if bool(foreground.any()) else flat
-    return chosen.median(dim=1).values
+def references(embeddings: torch.Tensor, foregrounds: torch.Tensor) -> torch.Tensor:
+    """r per sample (B x C): the per-dimension median of the embeddings (B x C x h x w) of each sample's
+    foreground pixels (B x h x w bool, at the embeddings' grid or at stride 4); of every pixel where
+    none is foreground. One masked median for the batch (no per-sample round trip to a GPU)."""
+    if foregrounds.shape[-2:] != embeddings.shape[-2:]:
+        foregrounds = embedding_grid(foregrounds)
+    flat = embeddings.flatten(2)
+    chosen = foregrounds.flatten(1)
+    chosen = chosen | ~chosen.any(dim=1, keepdim=True)
+    return flat.masked_fill(~chosen[:, None, :], float("nan")).nanmedian(dim=2).values
 
 
 def fuse(fg_prob: torch.Tensor, embedding: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
@@ -132,5 +134,5 @@ class LSENetwork(nn.Module):
         sample's own reference from its foreground branch (> 0.5), as in training."""
         fg = torch.sigmoid(fg_logit[:, 0])
         if r is None:
-            r = torch.stack([reference(e, p > 0.5) for e, p in zip(lse, fg)])
+            r = references(lse, fg > 0.5)
         return fuse(fg, lse, r)

@@ -42,7 +42,7 @@ from rtvos.models.checkpoint import load_network
 from rtvos.models.lse import SPEC, TRAIN_COMMAND
 from rtvos.models.lse.geometry import CROP, IGNORE, MARGIN, STRIDE, box_pseudo_labels, crop_box, first_pass_labels
 from rtvos.models.lse.losses import foreground_loss
-from rtvos.models.lse.net import LSENetwork, fuse, reference
+from rtvos.models.lse.net import LSENetwork, fuse, references
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
@@ -84,7 +84,7 @@ def crop_probability(net: LSENetwork, f4: torch.Tensor, f8: torch.Tensor, f16: t
         return fg
     if r is None:
         keep = fg > 0.5 if inside is None else (fg > 0.5) & inside
-        r = torch.stack([reference(e, k) for e, k in zip(lse, keep)])
+        r = references(lse, keep)
     return fuse(fg, lse, r)
 
 
@@ -225,7 +225,7 @@ class LSESegmenter(Segmenter):
             x4, _ = net.features(*pyramid)
             lse = net(*pyramid)[3]
         if r is None:
-            r = torch.stack([reference(e, t == 1) for e, t in zip(lse, labels)])
+            r = references(lse, labels == 1)
         gen = torch.Generator().manual_seed(self.cfg.seed)
         batch = min(batch, len(images))
 

@@ -53,6 +53,7 @@ class LSETrainer(loop.Trainer):
     model = "lse"
     best_metric = "JF"
     lr, ckpt_every, log_every, eval_every = 1.5e-4, 50, 10, 0.0
+    devices = ("cpu", "cuda")
     sources = (HERE, HERE.with_name("net.py"), HERE.with_name("losses.py"), HERE.with_name("samples.py"),
                HERE.with_name("geometry.py"))
 
@@ -107,8 +108,9 @@ class LSETrainer(loop.Trainer):
         trained = {1: LSENetwork.STAGE1, 2: LSENetwork.STAGE2}.get(stage)
         for name, module in net.named_children():
             module.requires_grad_(trained is None or name in trained)
-        f4, f8, f16, inst4, inst8, offsets, valid = batch(self.cache, rng.choice(len(self.cache.masks),
-                                                                                  self.args.batch, replace=False))
+        rows = rng.choice(len(self.cache.masks), self.args.batch, replace=False)
+        f4, f8, f16, inst4, inst8, offsets, valid = (t.to(self.device, non_blocking=True)
+                                                     for t in batch(self.cache, rows))
         loss = stage_loss(stage, net, net(f4, f8, f16), inst4, inst8, offsets, valid, self.generator)
         loss.backward()
         return float(loss.detach())
@@ -119,7 +121,7 @@ class LSETrainer(loop.Trainer):
         from rtvos.models.lse.segmenter import LSESegmenter  # noqa: PLC0415
         from rtvos.models.target import Target, boxes_of  # noqa: PLC0415
 
-        frozen = copy.deepcopy(self.network).eval()
+        frozen = copy.deepcopy(self.network).cpu().eval()  # the segmenter runs on the CPU
         summary = evaluate(lambda: LSESegmenter(net=frozen, progress=False), self.root, self.args.out / "dev",
                            sequences=list(self.dev), progress=False, max_frames=self.args.dev_max_frames,
                            init=lambda mask: Target.from_boxes(boxes_of(mask)))
