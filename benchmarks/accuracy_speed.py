@@ -24,7 +24,7 @@ from common import setting_name
 RESULTS = Path(__file__).resolve().parent / "results"
 SPEED_TARGETS = {"frtm-fast": 25.0, "crvos": 40.0}  # fps at 854x480, the accuracy issue's bar
 POINTS = ("crvos-prior-tune3-lr03-800-t04", "frtm-ecssd300-tune3-lr03-2700", "frtm-fast-ecssd300-tune3-lr03-2700",
-          "online-zoom2-despeck", "plm-base", "lse-box-400")  # the packaged settings (mask starts; lse from boxes)
+          "online-zoom2-despeck", "plm-base", "lse-gpu-5600-c3500")  # the packaged settings (mask starts; lse from boxes)
 
 
 def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]:
@@ -41,7 +41,8 @@ def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]
         speed = speeds.get(key)
         if speed is None:
             continue
-        rows.append({"setting": key, "cv": name, "model": cv["model"], "JF": 100 * cv["JF"],
+        start = " (from a box)" if "--init box" in (cv.get("eval_args") or "") else ""
+        rows.append({"setting": key, "cv": name, "model": cv["model"], "label": cv["model"] + start, "JF": 100 * cv["JF"],
                      "spread": 100 * cv["JF_fold_std"], "fps": speed["fps"], "p50_ms": speed["latency_ms"]["p50"]})
     return rows
 
@@ -71,7 +72,7 @@ def main() -> int:
     for r in rows:
         colour = f"C{models.index(r['model'])}"
         ax.errorbar(r["fps"], r["JF"], yerr=r["spread"], fmt="o", color=colour, capsize=3)
-        ax.annotate(r["model"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        ax.annotate(r["label"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
     for model, fps in SPEED_TARGETS.items():
         ax.axvline(fps, color="0.75", linestyle="--", linewidth=1)
         ax.annotate(f"{model} target", (fps, ax.get_ylim()[0]), textcoords="offset points", xytext=(3, 3),

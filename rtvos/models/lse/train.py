@@ -2,8 +2,12 @@
 (rtvos.training.loop), on zoomed-in crops of composites made from the DAVIS train sequences and the ECSSD
 photographs (rtvos.models.lse.samples; the backbone is frozen, its features cached once).
 
-    rtvos train lse --split all --no-dev --steps 400   # the packaged network came from this (lse.json; TRAIN_COMMAND)
+    rtvos train lse --split all --no-dev --steps 5600 --device cuda --davis-samples 3500 --ecssd-samples 3500 ...
+                                         # the packaged network, on a GPU (lse.json; TRAIN_COMMAND has it all)
     rtvos train lse --smoke              # a run of seconds, for CI
+
+--device cuda trains on a GPU (the crops are still made and cached on the CPU); on a machine the data
+cannot be mounted on, train from the compact copy `python -m rtvos.training.bundle` makes.
 
 Stages, by the share of the budget spent (--stages A,B): the first A train the trunk, the appearance
 embedding and the location embedding (L_ae + L_le); the next B train the centre-map embedding and the
