@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--target-mask", help="PNG label mask of the first frame")
     r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
     r.add_argument("--box-init", choices=tuple(BOX_INITS), help="how a box (--box, rtvos ctl add/set --box) "
-                   "becomes a first mask for models that start from masks (default: grabcut)")
+                   f"becomes a first mask for models that start from masks (default: {DEFAULT_BOX_INIT})")
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
     r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     r.add_argument("--encoding", choices=("mono8", "png"), help="mask encoding on the topic")
@@ -574,7 +574,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--init", choices=("mask", "box"), default="mask", help="start each sequence from its first "
                    "annotation (mask) or from its objects' boxes (box), as a robot's detector would give them")
     e.add_argument("--box-init", default=DEFAULT_BOX_INIT, help="how a box becomes a first mask for models that start from "
-                   "masks: grabcut (the default), lse (LSE's packaged network) or lse:CHECKPOINT")
+                   "masks: lse+grabcut (the default: GrabCut started from LSE's packaged network), grabcut (from the box "
+                   "alone), lse (the network alone), or lse:CHECKPOINT / lse+grabcut:CHECKPOINT")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)
     e.add_argument("--threads", type=int, help=THREADS_HELP)
     e.add_argument("--two-pass", action="store_true", help=TWO_PASS_HELP)

@@ -37,7 +37,7 @@ class SourceConfig:
     loop: bool = False
     target_mask: str | None = None    # PNG label mask for the first frame (0 bg, k = object k)
     target_box: list[float] | None = None  # x0, y0, x1, y1 on the first frame (object 1)
-    box_init: str = DEFAULT_BOX_INIT  # how a box becomes a first mask: grabcut | lse (LSE's pre-trained network)
+    box_init: str = DEFAULT_BOX_INIT  # how a box becomes a first mask: grabcut | lse | lse+grabcut (rtvos.models.target)
     profile: str | None = None        # thermal sources: normalisation profile (name in calibration/thermal/ or .toml)
     calibration: str | None = None    # thermal:<path> sources: camera_info YAML for undistortion
     every_frame: bool = False         # no frame dropped: capture waits for the model (recordings, not cameras)

@@ -61,6 +61,19 @@ def test_a_box_start_for_a_model_that_starts_from_masks_goes_through_lse_when_as
 
 
 @needs_checkpoint
+def test_grabcut_started_from_the_network_keeps_the_object_the_network_names(davis_frames):
+    """On a real frame, the box of the bear: GrabCut from the box alone, the network alone, and GrabCut
+    started from the network's probabilities (`lse+grabcut`), which follows the bear's outline."""
+    frame, gt = davis_frames("bear", [0])[0]
+    box = boxes_of(gt)[1]
+    masks = {way: create_segmenter("static").start(frame, Target.from_boxes({1: box}, way)).mask > 0
+             for way in ("grabcut", "lse", "lse+grabcut", f"lse+grabcut:{SPEC.checkpoint_path}")}
+    scores = {way: iou(m, gt > 0) for way, m in masks.items()}
+    assert scores["lse+grabcut"] > 0.8 and scores["lse+grabcut"] >= scores["lse"] - 0.02
+    assert np.array_equal(masks["lse+grabcut"], masks[f"lse+grabcut:{SPEC.checkpoint_path}"])
+
+
+@needs_checkpoint
 def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restart_from_it():
     frames = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(10)])
     target = Target.from_boxes(boxes_of(frames[0][1]))

@@ -60,6 +60,9 @@ def test_merged_label_replaces_one_object_and_keeps_the_others():
 
 
 def test_how_a_box_becomes_a_mask_is_checked():
-    with pytest.raises(TargetError, match="box_init"):
-        Target.from_boxes({1: (0, 0, 10, 10)}, "magic")
-    assert Target.from_boxes({1: (0, 0, 10, 10)}).box_init == "grabcut"  # the better first masks, measured
+    for bad in ("magic", "grabcut:x.pt", "lse:", "lse+grabcut:", ":x.pt", None):
+        with pytest.raises(TargetError, match="box_init"):
+            Target.from_boxes({1: (0, 0, 10, 10)}, bad)
+    for good in ("grabcut", "lse", "lse+grabcut", "lse:x.pt", "lse+grabcut:x.pt"):
+        assert Target.from_boxes({1: (0, 0, 10, 10)}, good).box_init == good
+    assert Target.from_boxes({1: (0, 0, 10, 10)}).box_init == "lse+grabcut"  # the best first masks, measured

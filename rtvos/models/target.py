@@ -24,9 +24,20 @@ class TargetError(ValueError):
 
 
 # How a box becomes a mask: a name and the function that does it, by import path (loaded when first
-# used, so torch loads only for LSE). "lse:PATH" is LSE with the network at PATH.
-DEFAULT_BOX_INIT = "grabcut"
-BOX_INITS = {"lse": "rtvos.models.lse.box:box_to_mask", "grabcut": "rtvos.models.shared.box_init:box_to_mask"}
+# used, so torch loads only for LSE). "lse:PATH" / "lse+grabcut:PATH" use LSE's network at PATH.
+DEFAULT_BOX_INIT = "lse+grabcut"  # the best first masks, measured (benchmarks/RESULTS.md, twelfth session)
+BOX_INITS = {"lse": "rtvos.models.lse.box:box_to_mask", "grabcut": "rtvos.models.shared.box_init:box_to_mask",
+             "lse+grabcut": "rtvos.models.lse.box:grabcut_from_network"}
+WITH_NETWORK = ("lse", "lse+grabcut")  # the box inits that take an LSE checkpoint (NAME:PATH)
+
+
+def check_box_init(box_init: str) -> str:
+    """`box_init` if it names a way in BOX_INITS (with :PATH for one in WITH_NETWORK), else a TargetError."""
+    name, colon, path = box_init.partition(":") if isinstance(box_init, str) else ("", "", "")
+    if name not in BOX_INITS or (colon and (name not in WITH_NETWORK or not path)):
+        raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)} (or {':PATH, '.join(WITH_NETWORK)}:PATH), "
+                          f"got {box_init!r}")
+    return box_init
 
 
 @dataclass
@@ -44,9 +55,7 @@ class Target:
 
     @classmethod
     def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = DEFAULT_BOX_INIT) -> "Target":
-        if box_init not in BOX_INITS and not box_init.startswith("lse:"):
-            raise TargetError(f"box_init must be one of {', '.join(BOX_INITS)} (or lse:PATH), got {box_init!r}")
-        return cls(boxes=dict(boxes), box_init=box_init)
+        return cls(boxes=dict(boxes), box_init=check_box_init(box_init))
 
 
 def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
@@ -59,8 +68,8 @@ def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
 
 
 def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = DEFAULT_BOX_INIT) -> np.ndarray:
-    """The boolean mask of the object in `box`: GrabCut, or LSE's box-to-mask step (the packaged
-    network, or the one at PATH for "lse:PATH")."""
+    """The boolean mask of the object in `box`: GrabCut, LSE's box-to-mask step, or GrabCut started from
+    LSE's network (the packaged network, or the one at PATH for "lse:PATH" / "lse+grabcut:PATH")."""
     name, _, checkpoint = box_init.partition(":")
     to_mask = load_by_path(BOX_INITS[name])
     return to_mask(frame_rgb, box, checkpoint) if checkpoint else to_mask(frame_rgb, box)

@@ -1,6 +1,7 @@
 """A box to a first mask with LSE's pre-trained network: the object inside the box, as the network sees
-it zoomed in. What a model's start from a box uses with `box_init="lse"` (rtvos.models.target.BOX_INITS); the
-network and its backbone engine load once per process."""
+it zoomed in. What a model's start from a box uses with `box_init="lse"`, or with "lse+grabcut", which
+hands the network's probabilities to GrabCut (rtvos.models.target.BOX_INITS); the network and its
+backbone engine load once per process."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import functools
 
 import numpy as np
 
-from rtvos.models.lse.segmenter import CropFeatures, load_pretrained, mask_in_box
+from rtvos.models.lse.segmenter import CropFeatures, box_probability, load_pretrained, mask_in_box
+from rtvos.models.shared.box_init import grabcut
 from rtvos.models.shared.crops import Box
 
 
@@ -21,3 +23,10 @@ def box_to_mask(frame_rgb: np.ndarray, box: Box, checkpoint: str | None = None) 
     """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1) by the packaged network (or the one
     at `checkpoint`); never empty."""
     return mask_in_box(*_network_and_features(checkpoint), frame_rgb, box)
+
+
+def grabcut_from_network(frame_rgb: np.ndarray, box: Box, checkpoint: str | None = None) -> np.ndarray:
+    """`box_init="lse+grabcut"`: GrabCut started from the network's probabilities in the box (the network
+    says what the object is, GrabCut's colour models where its boundary runs); never empty."""
+    prob, _ = box_probability(*_network_and_features(checkpoint), frame_rgb, box)
+    return grabcut(frame_rgb, box, prior=prob)

@@ -1,5 +1,6 @@
-"""Turning a box into a first mask with OpenCV GrabCut: `box_init="grabcut"`, the default (the other way is
-LSE's network, rtvos.models.lse.box; rtvos.models.target.box_mask picks)."""
+"""Turning a box into a first mask with OpenCV GrabCut: `box_init="grabcut"` from the box alone;
+`box_init="lse+grabcut"`, the default, starts it from LSE's probabilities (rtvos.models.lse.box;
+rtvos.models.target.box_mask picks)."""
 
 from __future__ import annotations
 
@@ -7,22 +8,33 @@ import cv2
 import numpy as np
 
 
-def box_to_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], iterations: int = 5) -> np.ndarray:
-    """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1), by GrabCut.
+SURE = 0.9  # a prior probability at least this inside the box is sure foreground for GrabCut
+
+
+def grabcut(frame_rgb: np.ndarray, box: tuple[float, float, float, float], prior: np.ndarray | None = None,
+            iterations: int = 5) -> np.ndarray:
+    """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1), by GrabCut: started from the box
+    alone, or from `prior` (HxW foreground probability: inside the box >= SURE sure foreground, >= 0.5
+    probable foreground, else probable background; outside it, background).
 
     Falls back to the filled box (shrunk a little) if GrabCut finds nothing, so a box never yields an
-    empty target.
+    empty target. Deterministic: the same frame and box give the same mask.
     """
     h, w = frame_rgb.shape[:2]
     x0, y0, x1, y1 = (int(round(v)) for v in box)
     x0, y0 = max(0, x0), max(0, y0)
     x1, y1 = min(w, x1), min(h, y1)
     rect = (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
-    mask = np.zeros((h, w), np.uint8)
+    mask = np.zeros((h, w), np.uint8)  # GC_BGD everywhere
+    mode = cv2.GC_INIT_WITH_RECT
+    if prior is not None:
+        inside = prior[y0:y1, x0:x1]
+        mask[y0:y1, x0:x1] = np.where(inside >= SURE, cv2.GC_FGD, np.where(inside >= 0.5, cv2.GC_PR_FGD, cv2.GC_PR_BGD))
+        mode = cv2.GC_INIT_WITH_MASK
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models by k-means: the same box, the same mask
     try:
-        cv2.grabCut(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations,
-                    cv2.GC_INIT_WITH_RECT)
+        cv2.grabCut(cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR), mask, rect, bgd, fgd, iterations, mode)
         out = (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
     except cv2.error:
         out = np.zeros((h, w), bool)
@@ -31,3 +43,8 @@ def box_to_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], i
         mx, my = (x1 - x0) // 8, (y1 - y0) // 8
         out[y0 + my:y1 - my, x0 + mx:x1 - mx] = True
     return out
+
+
+def box_to_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """`box_init="grabcut"`: GrabCut from the box alone."""
+    return grabcut(frame_rgb, box)
