@@ -55,6 +55,16 @@ def parse_box(text: str) -> list[float]:
     return vals
 
 
+def box_init_argument(text: str) -> str:
+    """--box-init: a way named in rtvos.models.target.BOX_INITS (NAME:PATH for one that takes a network)."""
+    from rtvos.models.target import TargetError, check_box_init
+
+    try:
+        return check_box_init(text)
+    except TargetError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 # ----------------------------------------------------------------------------------------------- run
 def cmd_run(args) -> int:
     from rtvos.config import ConfigError, load_launch
@@ -513,7 +523,7 @@ THREADS_HELP = "torch threads (default: all cores)"
 
 def build_parser() -> argparse.ArgumentParser:
     from rtvos.models import trainable
-    from rtvos.models.target import BOX_INITS, DEFAULT_BOX_INIT
+    from rtvos.models.target import DEFAULT_BOX_INIT
     from rtvos.sources import SPEC_FORMS
 
     ap = argparse.ArgumentParser(prog="rtvos", description=__doc__)
@@ -534,7 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--threads", type=int, help="torch threads in the infer process (default: all cores)")
     r.add_argument("--target-mask", help="PNG label mask of the first frame")
     r.add_argument("--box", help="first-frame box x0,y0,x1,y1 (object 1)")
-    r.add_argument("--box-init", choices=tuple(BOX_INITS), help="how a box (--box, rtvos ctl add/set --box) "
+    r.add_argument("--box-init", type=box_init_argument, help="how a box (--box, rtvos ctl add/set --box) "
                    f"becomes a first mask for models that start from masks (default: {DEFAULT_BOX_INIT})")
     r.add_argument("--bind", help="mask topic endpoint (default tcp://127.0.0.1:5555)")
     r.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
@@ -573,7 +583,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="use only the first N frames of each sequence")
     e.add_argument("--init", choices=("mask", "box"), default="mask", help="start each sequence from its first "
                    "annotation (mask) or from its objects' boxes (box), as a robot's detector would give them")
-    e.add_argument("--box-init", default=DEFAULT_BOX_INIT, help="how a box becomes a first mask for models that start from "
+    e.add_argument("--box-init", default=DEFAULT_BOX_INIT, type=box_init_argument, help="how a box becomes a first mask for models that start from "
                    "masks: lse+grabcut (the default: GrabCut started from LSE's packaged network), grabcut (from the box "
                    "alone), lse (the network alone), or lse:CHECKPOINT / lse+grabcut:CHECKPOINT")
     e.add_argument("--option", action="append", metavar="KEY=VALUE", help=OPTION_HELP)

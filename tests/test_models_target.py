@@ -66,3 +66,17 @@ def test_how_a_box_becomes_a_mask_is_checked():
     for good in ("grabcut", "lse", "lse+grabcut", "lse:x.pt", "lse+grabcut:x.pt"):
         assert Target.from_boxes({1: (0, 0, 10, 10)}, good).box_init == good
     assert Target.from_boxes({1: (0, 0, 10, 10)}).box_init == "lse+grabcut"  # the best first masks, measured
+
+
+def test_a_bad_box_init_is_refused_wherever_it_enters(tmp_path):
+    from rtvos.cli import build_parser
+    from rtvos.models.target import box_mask
+
+    with pytest.raises(TargetError, match="box_init"):
+        Target(mask=np.zeros((4, 4), np.uint8), box_init="magic")
+    with pytest.raises(TargetError, match="box_init"):
+        box_mask(_frame(), (1, 1, 5, 5), "grabcut:x.pt")
+    parser = build_parser()
+    assert parser.parse_args(["run", "--box-init", "lse+grabcut:x.pt"]).box_init == "lse+grabcut:x.pt"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval", "--box-init", "magic"])

@@ -49,13 +49,16 @@ class Target:
     boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
     box_init: str = DEFAULT_BOX_INIT
 
+    def __post_init__(self):
+        check_box_init(self.box_init)
+
     @classmethod
     def from_mask(cls, mask: np.ndarray) -> "Target":
         return cls(mask=mask)
 
     @classmethod
     def from_boxes(cls, boxes: dict[int, tuple[float, float, float, float]], box_init: str = DEFAULT_BOX_INIT) -> "Target":
-        return cls(boxes=dict(boxes), box_init=check_box_init(box_init))
+        return cls(boxes=dict(boxes), box_init=box_init)
 
 
 def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
@@ -70,7 +73,7 @@ def boxes_of(label: np.ndarray) -> dict[int, tuple[float, float, float, float]]:
 def box_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float], box_init: str = DEFAULT_BOX_INIT) -> np.ndarray:
     """The boolean mask of the object in `box`: GrabCut, LSE's box-to-mask step, or GrabCut started from
     LSE's network (the packaged network, or the one at PATH for "lse:PATH" / "lse+grabcut:PATH")."""
-    name, _, checkpoint = box_init.partition(":")
+    name, _, checkpoint = check_box_init(box_init).partition(":")
     to_mask = load_by_path(BOX_INITS[name])
     return to_mask(frame_rgb, box, checkpoint) if checkpoint else to_mask(frame_rgb, box)
 

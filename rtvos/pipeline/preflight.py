@@ -8,7 +8,7 @@ box fits that frame and marks something."""
 from __future__ import annotations
 
 from rtvos.config import RunConfig
-from rtvos.models.target import Target, TargetError, as_target, read_target_mask
+from rtvos.models.target import Target, TargetError, as_target, check_box_init, read_target_mask
 from rtvos.sources import SourceError, open_source
 from rtvos.transport import EndpointError, check_endpoint, is_local, listen_address
 
@@ -55,6 +55,7 @@ def preflight(cfg: RunConfig) -> tuple[tuple[int, int], bool]:
         raise PreflightError(f"source {sc.spec!r} has no frames")
     h, w = first.height, first.width
     try:
+        check_box_init(sc.box_init)  # also used later, by `rtvos ctl add/set --box`
         if sc.target_mask:
             as_target(read_target_mask(sc.target_mask), h, w)
         if sc.target_box:

@@ -121,9 +121,13 @@ def training_device(name: str, supported: tuple[str, ...], prog: str) -> torch.d
         raise SystemExit(f"{prog}: --device {name}: no CUDA GPU is visible (torch {torch.__version__}); "
                          "train with --device cpu")
     try:
-        return torch.device(name)
+        device = torch.device(name)
     except RuntimeError as exc:
         raise SystemExit(f"{prog}: --device {name}: {exc}") from None
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise SystemExit(f"{prog}: --device {name}: this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                         "numbered from 0")
+    return device
 
 
 def run(trainer: Trainer, args: argparse.Namespace, command: str) -> int:

@@ -52,7 +52,7 @@ def embedding_loss(embedding: torch.Tensor, instances: torch.Tensor, generator: 
 
 def offset_loss(pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Eq. 2: the mean over images of the mean Euclidean error over each image's object pixels (images
-    without any left out)."""
+    without any left out; 0 when no image has any)."""
     err = (pred - target).pow(2).sum(1).clamp(min=1e-12).sqrt()  # B x h x w
     v = valid.flatten(1).to(err.dtype)
     count = v.sum(1)
@@ -71,7 +71,8 @@ def dice_loss(prob: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> t
 def foreground_loss(fg_logit: torch.Tensor, fused: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Eq. 3 plus a soft Dice term, on the foreground branch and on the fused probability (the fusion
     trains end to end); `labels` (B x h x w) 1 / 0, or IGNORE where a pixel has no label. Cross-entropy
-    alone leaves a small object's pixels under 0.5 (most of a crop is background); Dice does not care."""
+    alone leaves a small object's pixels under 0.5 (most of a crop is background); Dice does not care.
+    The cross-entropies are means over the labelled pixels (0, not NaN, when there are none)."""
     keep = labels != IGNORE
     weight = keep.to(fused.dtype)
     labelled = weight.sum().clamp(min=1)

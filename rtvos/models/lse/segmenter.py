@@ -46,6 +46,7 @@ from rtvos.models.lse.net import LSENetwork, fuse, references
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
+from rtvos.models.shared.box_init import shrunk_box
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
 from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
@@ -113,10 +114,7 @@ def mask_in_box(net: LSENetwork, features: CropFeatures, frame_rgb: np.ndarray, 
     mask = (prob >= BOX_THRESHOLD) & inside
     if mask.sum() < MIN_SHARE * max(1, inside.sum()):
         ys, xs = np.nonzero(inside)
-        y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-        my, mx = (y1 - y0) // 8, (x1 - x0) // 8
-        mask = np.zeros_like(inside)
-        mask[y0 + my:y1 - my, x0 + mx:x1 - mx] = True
+        mask = shrunk_box(inside.shape, xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
     return mask
 
 
