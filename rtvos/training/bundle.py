@@ -23,28 +23,19 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from rtvos.evaluation.davis import DavisDataset, read_label_png
+from rtvos.evaluation.davis import DavisDataset
+from rtvos.models.lse.samples import MAX_SIDE, fit
 from rtvos.training.common import default_davis_root
 from rtvos.training.ecssd import default_root as default_ecssd_root
 
 
-def fit(image: np.ndarray, mask: np.ndarray, max_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Image and 0/255 mask with the longer side at most `max_side` (INTER_AREA / INTER_NEAREST)."""
-    h, w = mask.shape
-    s = min(1.0, max_side / max(h, w))
-    if s < 1.0:
-        size = (int(w * s), int(h * s))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    return image, mask
-
-
 def write_pair(image_rgb: np.ndarray, mask: np.ndarray, image_path: Path, mask_path: Path, quality: int) -> None:
+    """The image as a JPEG, the boolean mask as an 8-bit 0/255 PNG."""
     image_path.parent.mkdir(parents=True, exist_ok=True)
     mask_path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(image_path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]):
         raise OSError(f"cannot write {image_path}")
-    if not cv2.imwrite(str(mask_path), mask, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
+    if not cv2.imwrite(str(mask_path), mask.astype(np.uint8) * 255, [cv2.IMWRITE_PNG_COMPRESSION, 9]):
         raise OSError(f"cannot write {mask_path}")
 
 
@@ -57,8 +48,7 @@ def bundle_davis(root: Path, out: Path, frame_step: int, max_side: int, quality:
     for name in tqdm(dataset.sequence_names(), desc="DAVIS", unit="seq"):
         seq = dataset.sequence(name)
         for i in range(0, len(seq), frame_step):
-            image, mask = fit(seq.load_frame(i), (read_label_png(seq.annotation_path(i)) > 0).astype(np.uint8) * 255,
-                              max_side)
+            image, mask = fit(seq.load_frame(i), seq.load_mask(i) > 0, max_side)
             rel = Path(seq.resolution) / name / seq.frame_names[i]
             write_pair(image, mask, out / "JPEGImages" / rel.with_suffix(".jpg"),
                        out / "Annotations" / rel.with_suffix(".png"), quality)
@@ -72,8 +62,7 @@ def bundle_ecssd(root: Path, out: Path, max_side: int, quality: int) -> int:
 
     photos = EcssdDataset(root)
     for i in tqdm(range(len(photos)), desc="ECSSD", unit="photo"):
-        image, mask = photos.read(i)
-        image, mask = fit(image, mask.astype(np.uint8) * 255, max_side)
+        image, mask = fit(*photos.read(i), max_side)
         write_pair(image, mask, out / "images" / f"{photos.names[i]}.jpg", out / "masks" / f"{photos.names[i]}.png",
                    quality)
     return len(photos)
@@ -89,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--davis-root", type=Path, default=None, help="DAVIS-layout root (default: $RTVOS_DAVIS_ROOT or ../shared/data/davis2016-train)")
     p.add_argument("--ecssd-root", type=Path, default=None, help="ECSSD folder (default: $RTVOS_ECSSD_ROOT or ../shared/data/ecssd)")
     p.add_argument("--frame-step", type=int, default=2, help="keep every N-th DAVIS frame (default 2)")
-    p.add_argument("--max-side", type=int, default=480, help="longer image side at most (default 480, LSE's object pool)")
+    p.add_argument("--max-side", type=int, default=MAX_SIDE, help="longer image side at most (default %(default)s, LSE's object pool)")
     p.add_argument("--quality", type=int, default=85, help="JPEG quality (default 85)")
     args = p.parse_args(argv)
     if args.frame_step < 1 or args.max_side < 32 or not 1 <= args.quality <= 100:

@@ -20,23 +20,23 @@ def embedding_loss(embedding: torch.Tensor, instances: torch.Tensor, generator: 
     weighs small instances like large ones (the paper's omega). The pixels are drawn on the CPU (the
     generator's device) and go to the embeddings' device in one copy: on a GPU, no round trip per
     instance."""
-    drawn, labels = [], []
-    for inst in instances.cpu():
+    kept, drawn, labels = [], [], []
+    for i, inst in enumerate(instances.cpu()):
         ids = inst.flatten()
-        rows, labs = [], []
-        for k in torch.unique(ids):
+        present = torch.unique(ids)
+        rows = []
+        for k in present:  # drawn for every image, one instance or more: the generator's stream stays the same
             where = torch.nonzero(ids == k)[:, 0]
             rows.append(where[torch.randint(len(where), (per_instance,), generator=generator)])
-            labs.append(torch.full((per_instance,), int(k)))
-        # one instance only: nothing to push apart
-        drawn.append(torch.cat(rows) if len(rows) > 1 else None)
-        labels.append(torch.cat(labs) if len(rows) > 1 else None)
-    kept = [i for i, d in enumerate(drawn) if d is not None]
+        if len(present) > 1:  # one instance only: nothing to push apart
+            kept.append(i)
+            drawn.append(torch.cat(rows))
+            labels.append(present.repeat_interleave(per_instance))
     if not kept:
         return embedding.sum() * 0.0
-    sizes = [len(drawn[i]) for i in kept]
-    picks = torch.cat([drawn[i] for i in kept]).to(embedding.device, non_blocking=True).split(sizes)
-    labs = torch.cat([labels[i] for i in kept]).to(embedding.device, non_blocking=True).split(sizes)
+    sizes = [len(d) for d in drawn]
+    picks = torch.cat(drawn).to(embedding.device, non_blocking=True).split(sizes)
+    labs = torch.cat(labels).to(embedding.device, non_blocking=True).split(sizes)
     losses = []
     for i, pick, lab in zip(kept, picks, labs):
         e = embedding[i].flatten(1)[:, pick].T

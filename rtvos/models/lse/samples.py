@@ -27,6 +27,17 @@ LOOKALIKE_P = 0.5     # share of composites with a copy of the target pasted in
 MIN_VISIBLE = 0.5     # the target keeps at least this share of its pixels after the pastes
 MARGINS = (0.2, 0.9)  # the crop's margin, drawn uniformly (the tracker's is geometry.MARGIN)
 BOX_JITTER = 0.1      # the crop's box centre moves by up to this share of the box size, its size by +-20 %
+MAX_SIDE = 480        # the object pool's images: the longer side at most this (DAVIS's 854x480 -> 480x270)
+
+
+def fit(image: np.ndarray, mask: np.ndarray, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray]:
+    """Image and boolean mask with the longer side at most `max_side` (INTER_AREA; the mask nearest)."""
+    h, w = mask.shape
+    s = min(1.0, max_side / max(h, w))
+    if s < 1.0:
+        image = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(mask.astype(np.uint8), (int(w * s), int(h * s)), interpolation=cv2.INTER_NEAREST) > 0
+    return image, mask
 
 
 def cutout(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +97,7 @@ class ObjectPool:
     """Objects with their images: DAVIS train frames (one object each) and ECSSD photographs."""
 
     def __init__(self, root: Path, sequences: list[str], ecssd: bool, ecssd_root: Path | None = None,
-                 max_side: int = 480):
+                 max_side: int = MAX_SIDE):
         self.davis = DavisDataset(root)
         self.sequences = [self.davis.sequence(s) for s in sequences]
         self.photos = None
@@ -95,14 +106,6 @@ class ObjectPool:
 
             self.photos = EcssdDataset(ecssd_root)
         self.max_side = max_side
-
-    def _fit(self, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        h, w = mask.shape
-        s = min(1.0, self.max_side / max(h, w))
-        if s < 1.0:
-            image = cv2.resize(image, (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask.astype(np.uint8), (int(w * s), int(h * s)), interpolation=cv2.INTER_NEAREST) > 0
-        return image, mask
 
     def draw(self, rng: np.random.Generator, source: str) -> tuple[np.ndarray, np.ndarray, str]:
         """An image, its object's mask (at least 0.5 % of the image) and a name; `source`: davis | ecssd."""
@@ -117,7 +120,7 @@ class ObjectPool:
                 image, mask = seq.load_frame(i), seq.load_mask(i) > 0
                 name = f"{seq.name}:{seq.frame_names[i]}"
             if mask.mean() >= 0.005:
-                return (*self._fit(image, mask), name)
+                return (*fit(image, mask, self.max_side), name)
 
 
 def make_sample(pool: ObjectPool, source: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
