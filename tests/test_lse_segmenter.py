@@ -74,6 +74,24 @@ def test_grabcut_started_from_the_network_keeps_the_object_the_network_names(dav
 
 
 @needs_checkpoint
+def test_its_own_box_start_follows_box_init_with_its_own_network():
+    """`lse` from a box: the first mask is box_init's (as for every model), by lse's own network where the
+    way is LSE's; a box_labels it does not know is an error."""
+    frames = striped_disc_scene([(200, 180)])
+    image, mask = frames[0]
+    boxes = {1: boxes_of(mask)[1], 2: (420.0, 60.0, 520.0, 150.0)}
+    for way in ("grabcut", "lse+grabcut"):
+        seg = lse(finetune_steps=1)
+        first = seg.start(image, Target.from_boxes(boxes, way)).mask
+        static = create_segmenter("static").start(image, Target.from_boxes(boxes, f"{way}:{SPEC.checkpoint_path}"
+                                                                          if way != "grabcut" else way)).mask
+        assert np.array_equal(first, static)
+        assert seg.objects[2].report["from_box"]
+    with pytest.raises(ValueError, match="box_labels"):
+        lse(box_labels="everything")
+
+
+@needs_checkpoint
 def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restart_from_it():
     frames = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(10)])
     target = Target.from_boxes(boxes_of(frames[0][1]))

@@ -45,6 +45,7 @@ from rtvos.models.shared.backbone import (
     processing_size,
     with_tuned_blocks,
 )
+from rtvos.models.shared.edges import snap_in_cells
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -73,6 +74,11 @@ class OnlineConfig:
     redetect_threshold: float = 0.5  # a lost object is searched for in the whole frame: found where its score
                                      # peaks above this
     threshold: float = 0.5       # on the up-sampled score
+    snap: float = 0.5            # each object's probability snapped to the frame's edges by a guided filter
+                                 # this many output cells in radius (0: off; rtvos/models/shared/edges.py) ...
+    snap_eps: float = 1e-3       # ... and its regularisation. 0.5 by 3-fold cross-validation for `online`:
+                                 # 58.5 -> 61.2 J&F, every fold (0.25: the same; 0.75, 1: 57.6, 57.5;
+                                 # benchmarks/RESULTS.md, thirteenth session)
     reg: float = 1e-4            # lambda for w1 and w2
     seed: int = 0
     backend: str = "auto"        # backbone engine: auto (onnxruntime if installed) | torch | onnxruntime
@@ -88,6 +94,7 @@ class OnlineSegmenter(Segmenter):
 
     name = "online"
     config_class = OnlineConfig
+    output_stride = 16  # the probability maps' cells, in processing pixels: the target model's scores
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -200,7 +207,8 @@ class OnlineSegmenter(Segmenter):
                     z = self.models[k].project(pyramid[-1])
                     coarse[k] = self.models[k].score_projected(z)
                 projected[k] = z[0]
-                probs.append(win.paste(self._probabilities(pyramid, coarse[k], (win.h, win.w))[0], self.frame_hw))
+                probs.append(self._snap(frame, win.paste(self._probabilities(pyramid, coarse[k], (win.h, win.w))[0],
+                                                         self.frame_hw), win))
         else:  # one backbone pass for every object
             pyramid = self._features([frame])
             with torch.no_grad():
@@ -208,12 +216,18 @@ class OnlineSegmenter(Segmenter):
                     z = self.models[k].project(pyramid[-1])
                     coarse[k] = self.models[k].score_projected(z)
                     projected[k] = z[0]
-            probs = self._probabilities(pyramid, torch.cat([coarse[k] for k in self.ids]), self.frame_hw)
+            probs = [self._snap(frame, p, Window.full(self.frame_hw))
+                     for p in self._probabilities(pyramid, torch.cat([coarse[k] for k in self.ids]), self.frame_hw)]
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
         self._update_memories(label, projected, coarse)
         if self.zooming:
             self._follow(frame, label)
         return label, scores
+
+    def _snap(self, frame: np.ndarray, prob: np.ndarray, win: Window) -> np.ndarray:
+        """An object's probability, seen in `win`, snapped to the frame's edges (`snap` output cells)."""
+        return snap_in_cells(frame, prob, (win.x0, win.y0, win.x0 + win.w, win.y0 + win.h),
+                             self.output_stride * win.h / self.proc_hw[0], self.cfg.snap, self.cfg.snap_eps)
 
     def _follow(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Next frame's windows: around each object's new mask; an object lost from its window is searched
@@ -288,6 +302,8 @@ class OnlineSegmenter(Segmenter):
 @dataclass
 class FRTMConfig(OnlineConfig):
     checkpoint: str | None = None   # R's weights (default: the packaged rtvos/models/frtm/refiner.pt)
+    snap: float = 0.0               # off: R's stride-4 masks follow edges already, and a fold's R takes an hour
+                                    # to train again here, so snapping them is not cross-validated
 
 
 def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
@@ -300,6 +316,7 @@ def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
 class FRTMSegmenter(OnlineSegmenter):
     name = "frtm"
     config_class = FRTMConfig
+    output_stride = 4  # R's logits
 
     def __init__(self, refiner: RefinementNetwork | None = None, **options):
         self.refiner = refiner  # None: _load_networks loads it from the `checkpoint` option

@@ -9,8 +9,7 @@ import functools
 
 import numpy as np
 
-from rtvos.models.lse.segmenter import CropFeatures, box_probability, load_pretrained, mask_in_box
-from rtvos.models.shared.box_init import grabcut
+from rtvos.models.lse.segmenter import CropFeatures, box_probability, first_mask, load_pretrained
 from rtvos.models.shared.crops import Box
 
 
@@ -20,13 +19,17 @@ def _network_and_features(checkpoint: str | None):
 
 
 def box_to_mask(frame_rgb: np.ndarray, box: Box, checkpoint: str | None = None) -> np.ndarray:
-    """Boolean HxW mask of the object inside `box` (x0, y0, x1, y1) by the packaged network (or the one
-    at `checkpoint`); never empty."""
-    return mask_in_box(*_network_and_features(checkpoint), frame_rgb, box)
+    """`box_init="lse"`: boolean HxW mask of the object inside `box` (x0, y0, x1, y1) by the packaged
+    network (or the one at `checkpoint`); never empty."""
+    return _first_mask("lse", frame_rgb, box, checkpoint)
 
 
 def grabcut_from_network(frame_rgb: np.ndarray, box: Box, checkpoint: str | None = None) -> np.ndarray:
     """`box_init="lse+grabcut"`: GrabCut started from the network's probabilities in the box (the network
     says what the object is, GrabCut's colour models where its boundary runs); never empty."""
-    prob, _ = box_probability(*_network_and_features(checkpoint), frame_rgb, box)
-    return grabcut(frame_rgb, box, prior=prob)
+    return _first_mask("lse+grabcut", frame_rgb, box, checkpoint)
+
+
+def _first_mask(way: str, frame_rgb: np.ndarray, box: Box, checkpoint: str | None) -> np.ndarray:
+    prob, inside = box_probability(*_network_and_features(checkpoint), frame_rgb, box)
+    return first_mask(way, frame_rgb, box, prob, inside)

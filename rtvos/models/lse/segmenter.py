@@ -1,23 +1,28 @@
 """`lse` behind the segmenter protocol, as the paper runs it (sections 4 and 5.2).
 
-start(): per object, the pre-trained network's foreground branch (lse.pt) is copied and fine-tuned on the
-first frame within a step and time budget, with a progress bar: on crops around the object (its box
-jittered, flipped, at several margins), labelled by the mask when the target is a mask, and -- the
-paper's rule for a box -- by the pre-trained network's confident (>= 0.6) pixels inside the box as
-foreground, everything outside the box as background, the rest unlabelled (when nothing is confident,
-the first mask stands in). The object's reference embedding r is the median LSE of its foreground
-pixels. Only the foreground head is fine-tuned, on the trunk's features computed once: the paper
-retrains the whole network for 20 epochs on a GPU; on a 2-core CPU that takes minutes, the head alone
-a second, and the embeddings stay what pre-training made them.
+start(): a box becomes the first mask `box_init`'s way, as for every model (rtvos.models.target; LSE's
+ways run on this segmenter's own network). Per object, the pre-trained network's foreground branch
+(lse.pt) is copied and fine-tuned on the first frame within a step and time budget, with a progress
+bar: on crops around the object (its box jittered, flipped, at several margins), labelled by the mask
+when the target is a mask, and -- the paper's rule for a box (`box_labels="paper"`) -- by the
+pre-trained network's confident (>= 0.6) pixels inside the box as foreground, everything outside the
+box as background, the rest unlabelled (when nothing is confident, the first mask stands in). The
+first mask itself as the labels (`box_labels="mask"`) measured worse (benchmarks/RESULTS.md). The
+object's reference embedding r is the median LSE of its foreground pixels. Only the foreground head is
+fine-tuned, on the trunk's features computed once: the paper retrains the whole network for 20 epochs
+on a GPU; on a 2-core CPU that takes minutes, the head alone a second, and the embeddings stay what
+pre-training made them.
 
 step(): per object, zoom in: the crop around its last box grown by `margin` (geometry.crop_box) at
 CROP x CROP; the foreground branch and the LSE's similarity to r are averaged (the fusion) and pasted
-back into the frame; the objects are merged by soft aggregation. The new mask's box is the next crop's,
-but a box grows by at most `max_growth` of its size per side a frame: a mask that spills onto the
-background would otherwise widen the next crop, which lets it spill further. An object lost (under
-`min_pixels`) keeps its last box and its crop widens (`widen` times the margin per frame) until it is
-found again or the crop covers the frame; while searching, the foreground branch alone decides (the
-location-sensitive embedding expects the object at the centre of its crop, where a lost one is not).
+back into the frame, where a guided filter snaps the stride-4 map to the frame's edges (`snap` map
+cells in radius; rtvos.models.shared.edges); the objects are merged by soft aggregation. The new
+mask's box is the next crop's, but a box grows by at most `max_growth` of its size per side a frame:
+a mask that spills onto the background would otherwise widen the next crop, which lets it spill
+further. An object lost (under `min_pixels`) keeps its last box and its crop widens (`widen` times the
+margin per frame) until it is found again or the crop covers the frame; while searching, the
+foreground branch alone decides (the location-sensitive embedding expects the object at the centre of
+its crop, where a lost one is not).
 
 Two passes over a recorded video (the paper's model adaptation; `rtvos eval|segment --two-pass`, never
 live): the first pass (`scan`) keeps, per object, up to `adapt_frames` crops of frames spread over the
@@ -46,14 +51,19 @@ from rtvos.models.lse.net import LSENetwork, fuse, references
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
-from rtvos.models.shared.box_init import shrunk_box
+from rtvos.models.shared.box_init import grabcut, shrunk_box
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
+from rtvos.models.shared.edges import snap_in_cells
 from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
-from rtvos.models.target import TargetError
+from rtvos.models.target import WITH_NETWORK, TargetError
 
 BOX_THRESHOLD = 0.5     # a box's mask: the fused probability inside the box
 MIN_SHARE = 0.05        # a mask under this share of the box falls back to the box itself, shrunk
+# What a box start fine-tunes on (LSEConfig.box_labels): the paper's pseudo-labels (the network's confident
+# pixels in the box), the first mask, or the first mask inside the box with the rest of the box unlabelled.
+# By cross-validation (benchmarks/RESULTS.md, thirteenth session): 48.8, 40.8 (fold 1 of 3), 46.2.
+BOX_LABELS = ("paper", "mask", "mask-in-box")
 
 MAP = CROP // STRIDE
 
@@ -105,10 +115,18 @@ def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
     return accumulate([cv2.resize(prob, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [cbox], (h, w)), inside
 
 
-def mask_in_box(net: LSENetwork, features: CropFeatures, frame_rgb: np.ndarray, box: Box) -> np.ndarray:
-    """Boolean HxW mask of the object inside `box` by `net`; the box itself, shrunk, when it finds
-    (almost) nothing."""
-    prob, inside = box_probability(net, features, frame_rgb, box)
+def first_mask(way: str, frame_rgb: np.ndarray, box: Box, prob: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """A box's first mask (HxW bool, never empty) from the network's `prob`ability around it
+    (box_probability): the network's own (`way` "lse", mask_in_box) or GrabCut started from it
+    ("lse+grabcut")."""
+    if way == "lse+grabcut":
+        return grabcut(frame_rgb, box, prior=prob)
+    return mask_in_box(prob, inside, box)
+
+
+def mask_in_box(prob: np.ndarray, inside: np.ndarray, box: Box) -> np.ndarray:
+    """Boolean HxW mask of the object inside `box` (`inside`) where the network's `prob` >= BOX_THRESHOLD;
+    the box itself, shrunk, when that is (almost) nothing."""
     if not inside.any():
         raise TargetError(f"the box {tuple(round(v, 1) for v in box)} covers no whole pixel of the frame")
     mask = (prob >= BOX_THRESHOLD) & inside
@@ -135,10 +153,16 @@ class LSEConfig:
     min_pixels: int = 16            # an object under this many pixels is lost
     threshold: float = 0.5          # on the fused probability
     fusion: bool = True             # fuse the embeddings with the foreground branch (False: the branch alone)
+    snap: float = 3.0               # the map snapped to the frame's edges by a guided filter this many map cells
+                                    # in radius (0: off; rtvos.models.shared.edges) ...
+    snap_eps: float = 1e-3          # ... and its regularisation. 3 and 1e-3 by 3-fold cross-validation: from
+                                    # boxes 48.8 -> 58.3 J&F, every fold (1, 2, 4 cells: 51.5, 54.5, 57.8;
+                                    # eps 1e-2, 1e-4: 55.0, 57.0; benchmarks/RESULTS.md, thirteenth session)
     finetune_steps: int = 100       # first-frame fine-tuning of the foreground head: Adam steps ...
     finetune_seconds: float = 5.0   # ... or this much time per object, whichever ends first (0: none)
     finetune_crops: int = 6         # crops of the first frame to fine-tune on
     finetune_lr: float = 1e-3
+    box_labels: str = "paper"       # what a box start fine-tunes on: paper | mask | mask-in-box (BOX_LABELS)
     adapt_frames: int = 12          # two passes: first-pass frames kept per object to adapt on (a reservoir)
     adapt_steps: int = 100          # the adaptation's Adam steps ...
     adapt_seconds: float = 10.0     # ... or this much time per object, whichever ends first
@@ -149,6 +173,10 @@ class LSEConfig:
     backend: str = "auto"           # backbone engine: auto | torch | onnxruntime | tensorrt
     precision: str = "int8"         # onnxruntime backbone: int8 | fp32
     seed: int = 0
+
+    def __post_init__(self):
+        if self.box_labels not in BOX_LABELS:
+            raise ValueError(f"lse: box_labels must be one of {', '.join(BOX_LABELS)}, got {self.box_labels!r}")
 
 
 @dataclass
@@ -178,18 +206,36 @@ class LSESegmenter(Segmenter):
         self.adapted: dict[int, ObjectState] = {}  # what adapt() learned, by object, for the next start ...
         self.adapted_for: bytes | None = None       # ... on the same first frame and label mask (their digest)
         self.started_on: bytes | None = None        # the digest of the last start's
+        self.box_memo: tuple[bytes | None, dict] = (None, {})  # a frame's digest, its boxes' box_probability
+
+    def _box_probability(self, frame: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
+        """box_probability by this segmenter's pre-trained network, once per frame and box (a box start
+        asks for it twice: for the first mask, then for the paper's fine-tuning labels)."""
+        key = hashlib.blake2b(frame.tobytes(), digest_size=16).digest()
+        if self.box_memo[0] != key:
+            self.box_memo = (key, {})
+        memo, box = self.box_memo[1], tuple(float(v) for v in box)
+        if box not in memo:
+            memo[box] = box_probability(self.pretrained, self.features, frame, box)
+        return memo[box]
 
     def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
-        """LSE turns a box into its first mask itself, with its own network, whatever `box_init` says."""
-        return mask_in_box(self.pretrained, self.features, frame, box)
+        """A box's first mask, `box_init`'s way; by this segmenter's own network where that way is LSE's
+        and names no other checkpoint."""
+        way, _, path = box_init.partition(":")
+        if path or way not in WITH_NETWORK:
+            return super()._box_to_mask(frame, box, box_init)
+        return first_mask(way, frame, box, *self._box_probability(frame, box))
 
     # ---------------------------------------------------------------------------------- fine-tuning
     def _first_frame_labels(self, frame: np.ndarray, mask: np.ndarray, box: Box | None) -> np.ndarray:
-        """HxW float labels: the mask (1 / 0), or from a box the paper's pseudo-labels (1 / 0 / IGNORE),
-        the box's first mask where nothing in the box is confident."""
-        if box is None:
+        """HxW float labels (1 / 0 / IGNORE): the mask; from a box, `box_labels`' (BOX_LABELS). The paper's
+        falls back on the first mask where nothing in the box is confident."""
+        if box is None or self.cfg.box_labels == "mask":
             return mask.astype(np.float32)
-        prob, inside = box_probability(self.pretrained, self.features, frame, box)
+        prob, inside = self._box_probability(frame, box)
+        if self.cfg.box_labels == "mask-in-box":  # the first mask is the box's confident part
+            return box_pseudo_labels(mask.astype(np.float32), inside)
         labels = box_pseudo_labels(prob, inside)
         if not (labels == 1).any():
             labels[mask] = 1.0
@@ -320,6 +366,10 @@ class LSESegmenter(Segmenter):
         ob = self.objects[object_id]
         return crop_box(ob.box, ob.margin)
 
+    def _snap(self, frame: np.ndarray, prob: np.ndarray, box: Box) -> np.ndarray:
+        """The object's probability in its crop `box` snapped to the frame's edges."""
+        return snap_in_cells(frame, prob, box, (box[2] - box[0]) / MAP, self.cfg.snap, self.cfg.snap_eps)
+
     def _searching(self, ob: ObjectState) -> bool:
         """The object was lost and its crop is widened to find it again."""
         return ob.margin > self.cfg.margin
@@ -333,8 +383,8 @@ class LSESegmenter(Segmenter):
             with torch.no_grad():
                 p = crop_probability(ob.net, *self.features([crop(frame, box, CROP)]), r=ob.r,
                                      fusion=self.cfg.fusion and not self._searching(ob))[0].numpy()
-            probs.append(accumulate([cv2.resize(p, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [box],
-                                    self.frame_hw))
+            prob = accumulate([cv2.resize(p, (CROP, CROP), interpolation=cv2.INTER_LINEAR)], [box], self.frame_hw)
+            probs.append(self._snap(frame, prob, box))
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
         h, w = self.frame_hw
         for k in self.ids:
