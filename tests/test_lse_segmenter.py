@@ -80,7 +80,7 @@ def test_its_own_box_start_follows_box_init_with_its_own_network():
     frames = striped_disc_scene([(200, 180)])
     image, mask = frames[0]
     boxes = {1: boxes_of(mask)[1], 2: (420.0, 60.0, 520.0, 150.0)}
-    for way in ("grabcut", "lse+grabcut"):
+    for way in ("grabcut", "lse", "lse+grabcut"):
         seg = lse(finetune_steps=1)
         first = seg.start(image, Target.from_boxes(boxes, way)).mask
         static = create_segmenter("static").start(image, Target.from_boxes(boxes, f"{way}:{SPEC.checkpoint_path}"
@@ -89,6 +89,8 @@ def test_its_own_box_start_follows_box_init_with_its_own_network():
         assert seg.objects[2].report["from_box"]
     with pytest.raises(ValueError, match="box_labels"):
         lse(box_labels="everything")
+    with pytest.raises(ValueError, match="snap_eps"):
+        lse(snap_eps=0)
 
 
 @needs_checkpoint

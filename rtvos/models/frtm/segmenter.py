@@ -45,7 +45,7 @@ from rtvos.models.shared.backbone import (
     processing_size,
     with_tuned_blocks,
 )
-from rtvos.models.shared.edges import snap_in_cells
+from rtvos.models.shared.edges import check_snap, snap_in_cells
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -85,6 +85,9 @@ class OnlineConfig:
     precision: str = "int8"      # onnxruntime backbone: int8 (calibrated on synthetic frames) | fp32
     backbone: str | None = None  # the ImageNet EfficientNet-Lite: lite0 | lite2 (default lite0; frtm and
                                  # frtm-fast: the one their R was trained on, and no other)
+
+    def __post_init__(self):
+        check_snap(self.snap, self.snap_eps)
 
 
 class OnlineSegmenter(Segmenter):

@@ -53,7 +53,7 @@ from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
 from rtvos.models.shared.box_init import grabcut, shrunk_box
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
-from rtvos.models.shared.edges import snap_in_cells
+from rtvos.models.shared.edges import check_snap, snap_in_cells
 from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.target import WITH_NETWORK, TargetError
@@ -177,6 +177,7 @@ class LSEConfig:
     def __post_init__(self):
         if self.box_labels not in BOX_LABELS:
             raise ValueError(f"lse: box_labels must be one of {', '.join(BOX_LABELS)}, got {self.box_labels!r}")
+        check_snap(self.snap, self.snap_eps)
 
 
 @dataclass
@@ -207,16 +208,19 @@ class LSESegmenter(Segmenter):
         self.adapted_for: bytes | None = None       # ... on the same first frame and label mask (their digest)
         self.started_on: bytes | None = None        # the digest of the last start's
         self.box_memo: tuple[bytes | None, dict] = (None, {})  # a frame's digest, its boxes' box_probability
+        # (kept from a start's first masks to its fine-tuning labels, then dropped)
 
     def _box_probability(self, frame: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
         """box_probability by this segmenter's pre-trained network, once per frame and box (a box start
         asks for it twice: for the first mask, then for the paper's fine-tuning labels)."""
-        key = hashlib.blake2b(frame.tobytes(), digest_size=16).digest()
+        key = hashlib.blake2b(frame.tobytes() + str(frame.shape).encode(), digest_size=16).digest()
         if self.box_memo[0] != key:
             self.box_memo = (key, {})
         memo, box = self.box_memo[1], tuple(float(v) for v in box)
         if box not in memo:
             memo[box] = box_probability(self.pretrained, self.features, frame, box)
+            for array in memo[box]:
+                array.setflags(write=False)  # shared by whoever asks next
         return memo[box]
 
     def _box_to_mask(self, frame: np.ndarray, box: Box, box_init: str) -> np.ndarray:
@@ -313,6 +317,7 @@ class LSESegmenter(Segmenter):
         adapted = self.adapted if key == self.adapted_for else {}  # learned on this recording's start, or not
         self.objects = {k: self._fit_object(frame, k, label, adapted.get(k)) for k in self.ids}
         self.adapted, self.adapted_for, self.started_on = {}, None, key
+        self.box_memo = (None, {})
 
     def _observe(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Keep a reservoir sample of `adapt_frames` crops per object, labelled by this pass's mask."""
@@ -352,6 +357,7 @@ class LSESegmenter(Segmenter):
 
     def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         self.objects[object_id] = self._fit_object(frame, object_id, label)
+        self.box_memo = (None, {})
         return sorted(set(self.ids) | {object_id})
 
     def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:

@@ -78,6 +78,15 @@ def snap_to_edges(frame_rgb: np.ndarray, prob: np.ndarray, region: Box, radius: 
     return prob
 
 
+def check_snap(snap: float, eps: float) -> None:
+    """ValueError unless `snap` (a radius, 0: off) is >= 0 and `eps` > 0 (at 0 a window of one colour
+    has no linear model: 0 / 0)."""
+    if not snap >= 0:
+        raise ValueError(f"snap must be >= 0 (0: off), got {snap!r}")
+    if not eps > 0:
+        raise ValueError(f"snap_eps must be > 0, got {eps!r}")
+
+
 def snap_in_cells(frame_rgb: np.ndarray, prob: np.ndarray, region: Box, cell: float, cells: float,
                   eps: float) -> np.ndarray:
     """snap_to_edges for a map up-sampled from cells of `cell` frame pixels: windows `cells` cells in
