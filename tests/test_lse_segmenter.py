@@ -134,3 +134,23 @@ def test_a_model_that_does_not_adapt_says_so():
     seg.start(frames[0][0], frames[0][1])
     with pytest.raises(ValueError, match="does not adapt"):
         seg.adapt()
+
+
+@needs_checkpoint
+def test_with_lost_share_an_object_shrunk_to_a_speck_counts_as_lost_and_its_crop_widens():
+    """A disc hidden but for a sliver (here: drawn much smaller) keeps a few pixels: over min_pixels, so
+    by default the crop stays where it is; with `lost_share` it is under that share of the disc's usual
+    area, so it is lost and the search widens."""
+    big = striped_disc_scene([(200, 180)] * 3)
+    speck = striped_disc_scene([(200, 180)], r=6)[0][0]
+    margins = {}
+    for share in (0.0, 0.3):
+        seg = lse(lost_share=share)
+        seg.start(big[0][0], big[0][1])
+        for f, _ in big[1:]:
+            seg.step(f)
+        usual = seg.objects[1].area
+        r = seg.step(speck)
+        assert 16 <= np.count_nonzero(r.mask) < 0.3 * usual  # a speck: over min_pixels, under the share
+        margins[share] = seg.objects[1].margin
+    assert margins[0.0] == seg.cfg.margin and margins[0.3] > seg.cfg.margin

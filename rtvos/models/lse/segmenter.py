@@ -19,10 +19,10 @@ back into the frame, where a guided filter snaps the stride-4 map to the frame's
 cells in radius; rtvos.models.shared.edges); the objects are merged by soft aggregation. The new
 mask's box is the next crop's, but a box grows by at most `max_growth` of its size per side a frame:
 a mask that spills onto the background would otherwise widen the next crop, which lets it spill
-further. An object lost (under `min_pixels`) keeps its last box and its crop widens (`widen` times the
-margin per frame) until it is found again or the crop covers the frame; while searching, the
-foreground branch alone decides (the location-sensitive embedding expects the object at the centre of
-its crop, where a lost one is not).
+further. An object lost (under `min_pixels`, or `lost_share` of its usual area) keeps its last box
+and its crop widens (`widen` times the margin per frame) until it is found again or the crop covers
+the frame; while searching, the foreground branch alone decides (the location-sensitive embedding
+expects the object at the centre of its crop, where a lost one is not).
 
 Two passes over a recorded video (the paper's model adaptation; `rtvos eval|segment --two-pass`, never
 live): the first pass (`scan`) keeps, per object, up to `adapt_frames` crops of frames spread over the
@@ -64,6 +64,9 @@ MIN_SHARE = 0.05        # a mask under this share of the box falls back to the b
 # pixels in the box), the first mask, or the first mask inside the box with the rest of the box unlabelled.
 # By cross-validation (benchmarks/RESULTS.md, thirteenth session): 48.8, 40.8 (fold 1 of 3), 46.2.
 BOX_LABELS = ("paper", "mask", "mask-in-box")
+AREA_RATE = 0.2         # an object's usual area: a running mean, each frame it is found in weighing this ...
+AREA_DECAY = 0.9        # ... shrinking this much a frame while it is lost (an object that did become
+                        # smaller is taken back after a while; `lost_share`)
 
 MAP = CROP // STRIDE
 
@@ -150,7 +153,10 @@ class LSEConfig:
     margin: float = MARGIN          # the crop: the object's last box grown by this many box sizes per side
     widen: float = 2.0              # a lost object's crop margin grows this many times per frame
     max_growth: float = 0.2         # a box grows by at most this share of its size per side a frame
-    min_pixels: int = 16            # an object under this many pixels is lost
+    min_pixels: int = 16            # an object under this many pixels is lost ...
+    lost_share: float = 0.0         # ... or under this share of its usual area (ObjectState.area; 0: off). Off:
+                                    # 0.2 rescues a ball locked on specks after an occlusion (soccerball +23)
+                                    # but moves three other sequences -2 to +1 (RESULTS, thirteenth session)
     threshold: float = 0.5          # on the fused probability
     fusion: bool = True             # fuse the embeddings with the foreground branch (False: the branch alone)
     snap: float = 3.0               # the map snapped to the frame's edges by a guided filter this many map cells
@@ -191,6 +197,7 @@ class ObjectState:
     labels: list[torch.Tensor] = field(default_factory=list)  # first pass's kept ones; their MAP x MAP labels
     first: int = 0                  # how many of them are the first frame's
     scanned: int = 0                # first-pass frames in which the object was found
+    area: float = 0.0               # its usual area, pixels: a running mean over the frames it was found in
 
 
 class LSESegmenter(Segmenter):
@@ -396,11 +403,14 @@ class LSESegmenter(Segmenter):
         for k in self.ids:
             ob = self.objects[k]
             m = label == k
-            if np.count_nonzero(m) >= self.cfg.min_pixels:
+            n = np.count_nonzero(m)
+            if n >= max(self.cfg.min_pixels, self.cfg.lost_share * ob.area):
+                ob.area = n if ob.area == 0 else (1 - AREA_RATE) * ob.area + AREA_RATE * n
                 box = mask_box(m)  # found again after a wider search: its box as it is
                 ob.box = box if self._searching(ob) else limit_growth(box, ob.box, self.cfg.max_growth)
                 ob.margin = self.cfg.margin
             else:  # lost: look wider around where it was, until the crop covers the frame
+                ob.area *= AREA_DECAY
                 x0, y0, x1, y1 = ob.box
                 most = (2 * max(h, w) / max(1.0, x1 - x0, y1 - y0) - 1) / 2
                 ob.margin = min(ob.margin * self.cfg.widen + 0.5, most)
