@@ -72,7 +72,9 @@ def main() -> int:
     for r in rows:
         colour = f"C{models.index(r['model'])}"
         ax.errorbar(r["fps"], r["JF"], yerr=r["spread"], fmt="o", color=colour, capsize=3)
-        ax.annotate(r["label"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        crowded = any(0 < o["fps"] - r["fps"] < 4 and abs(o["JF"] - r["JF"]) < 4 for o in rows)  # a point just right
+        ax.annotate(r["label"], (r["fps"], r["JF"]), textcoords="offset points", xytext=(-6, 4) if crowded else (6, 4),
+                    ha="right" if crowded else "left", fontsize=8)
     for model, fps in SPEED_TARGETS.items():
         ax.axvline(fps, color="0.75", linestyle="--", linewidth=1)
         ax.annotate(f"{model} target", (fps, ax.get_ylim()[0]), textcoords="offset points", xytext=(3, 3),
