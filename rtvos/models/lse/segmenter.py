@@ -51,7 +51,7 @@ from rtvos.models.lse.net import LSENetwork, fuse, references
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
-from rtvos.models.shared.box_init import grabcut, shrunk_box
+from rtvos.models.shared.box_init import grabcut, or_shrunk_box, pixel_box
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
 from rtvos.models.shared.edges import check_snap, snap_in_cells
 from rtvos.models.shared.finetune import finetune
@@ -59,7 +59,6 @@ from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.target import WITH_NETWORK, TargetError
 
 BOX_THRESHOLD = 0.5     # a box's mask: the fused probability inside the box
-MIN_SHARE = 0.05        # a mask under this share of the box falls back to the box itself, shrunk
 # What a box start fine-tunes on (LSEConfig.box_labels): the paper's pseudo-labels (the network's confident
 # pixels in the box), the first mask, or the first mask inside the box with the rest of the box unlabelled.
 # By cross-validation (benchmarks/RESULTS.md, thirteenth session): 48.8, 40.8 (fold 1 of 3), 46.2.
@@ -108,8 +107,8 @@ def box_probability(net: LSENetwork, features: CropFeatures, frame: np.ndarray,
     box itself as a mask (HxW bool)."""
     h, w = frame.shape[:2]
     inside = np.zeros((h, w), bool)
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    inside[max(0, y0):min(h, y1), max(0, x0):min(w, x1)] = True
+    x0, y0, x1, y1 = pixel_box(box, (h, w))
+    inside[y0:y1, x0:x1] = True
     cbox = crop_box(box)
     inside_map = torch.from_numpy(crop(inside.astype(np.uint8), cbox, MAP, interpolation=cv2.INTER_NEAREST,
                                        fill=0) > 0)[None]
@@ -129,14 +128,10 @@ def first_mask(way: str, frame_rgb: np.ndarray, box: Box, prob: np.ndarray, insi
 
 def mask_in_box(prob: np.ndarray, inside: np.ndarray, box: Box) -> np.ndarray:
     """Boolean HxW mask of the object inside `box` (`inside`) where the network's `prob` >= BOX_THRESHOLD;
-    the box itself, shrunk, when that is (almost) nothing."""
+    the box itself, shrunk, when that is (almost) nothing (or_shrunk_box)."""
     if not inside.any():
         raise TargetError(f"the box {tuple(round(v, 1) for v in box)} covers no whole pixel of the frame")
-    mask = (prob >= BOX_THRESHOLD) & inside
-    if mask.sum() < MIN_SHARE * max(1, inside.sum()):
-        ys, xs = np.nonzero(inside)
-        mask = shrunk_box(inside.shape, xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
-    return mask
+    return or_shrunk_box((prob >= BOX_THRESHOLD) & inside, inside.shape, *pixel_box(box, inside.shape))
 
 
 def limit_growth(new: Box, old: Box, growth: float) -> Box:

@@ -9,6 +9,14 @@ import numpy as np
 
 
 SURE = 0.9  # a prior probability at least this inside the box is sure foreground for GrabCut
+MIN_SHARE = 0.05  # a first mask under this share of its box falls back to the box itself, shrunk
+
+
+def pixel_box(box: tuple[float, float, float, float], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """`box` (x0, y0, x1, y1) in whole pixels (rounded, exclusive end), clipped to a frame of `shape` (h, w)."""
+    h, w = shape
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
 def shrunk_box(shape: tuple[int, int], x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
@@ -18,6 +26,14 @@ def shrunk_box(shape: tuple[int, int], x0: int, y0: int, x1: int, y1: int) -> np
     mx, my = (x1 - x0) // 8, (y1 - y0) // 8
     out[y0 + my:y1 - my, x0 + mx:x1 - mx] = True
     return out
+
+
+def or_shrunk_box(mask: np.ndarray | None, shape: tuple[int, int], x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    """`mask`, or the box (whole pixels, exclusive end) shrunk (`shrunk_box`, HxW of `shape`) when there is
+    no mask or it covers under MIN_SHARE of the box: a box never yields an empty target."""
+    if mask is None or mask.sum() < MIN_SHARE * max(1, (x1 - x0) * (y1 - y0)):
+        return shrunk_box(shape, x0, y0, x1, y1)
+    return mask
 
 
 def _grabcut(bgr: np.ndarray, mask: np.ndarray, rect: tuple[int, int, int, int], iterations: int,
@@ -44,9 +60,7 @@ def grabcut(frame_rgb: np.ndarray, box: tuple[float, float, float, float], prior
     generator of the calling thread).
     """
     h, w = frame_rgb.shape[:2]
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0 = max(0, x0), max(0, y0)
-    x1, y1 = min(w, x1), min(h, y1)
+    x0, y0, x1, y1 = pixel_box(box, (h, w))
     rect = (x0, y0, max(1, x1 - x0), max(1, y1 - y0))
     bgr = cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR)
     out = None
@@ -57,9 +71,7 @@ def grabcut(frame_rgb: np.ndarray, box: tuple[float, float, float, float], prior
         out = _grabcut(bgr, mask, rect, iterations, cv2.GC_INIT_WITH_MASK)
     if out is None:
         out = _grabcut(bgr, np.zeros((h, w), np.uint8), rect, iterations, cv2.GC_INIT_WITH_RECT)
-    if out is None or out.sum() < 0.05 * max(1, (x1 - x0) * (y1 - y0)):
-        out = shrunk_box((h, w), x0, y0, x1, y1)
-    return out
+    return or_shrunk_box(out, (h, w), x0, y0, x1, y1)
 
 
 def box_to_mask(frame_rgb: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
