@@ -1,5 +1,8 @@
 """The training feature cache (rtvos/training/feature_cache.py): computed once, found again by its key."""
 
+import multiprocessing
+import time
+
 import numpy as np
 import pytest
 
@@ -46,3 +49,42 @@ def test_a_cache_holds_the_features_at_the_taps_asked_for(tmp_path):
     lite2 = build_cache(root, ["a"], (64, 96), taps=LITE2.pyramid_taps, backbone=LITE2, **kwargs)
     assert [f.shape[1] for f in (lite2.f4, lite2.f8, lite2.f16)] == [24, 48, 120]
     assert len(list((tmp_path / "cache").iterdir())) == 3
+
+
+def _write_cache(folder, started, seconds):
+    """A cache of two random frames through the real writer, announced, and slow to finish."""
+    from rtvos.training.feature_cache import CacheWriter
+
+    started.set()
+    writer = CacheWriter(folder, 2, (64, 96), "torch", PYRAMID_TAPS)
+    rng = np.random.default_rng(0)
+    for row in range(2):
+        writer.write(row, rng.integers(0, 255, (64, 96, 3), dtype=np.uint8), np.ones((64, 96), np.float32))
+    time.sleep(seconds)
+    return writer.finish({"test": 1}, [("a", 0, 0, 2)])
+
+
+def _build_slowly(folder, started, seconds):
+    feature_cache.cached_or_built(folder, lambda: _write_cache(folder, started, seconds))
+
+
+def test_processes_side_by_side_build_a_cache_once(tmp_path, capfd):
+    """Trainers of the folds of one cross-validation started together want the same cache: the second
+    waits for the first to finish it and loads it, instead of opening its files for writing under it."""
+    ctx = multiprocessing.get_context("spawn")  # a fork of a process whose torch threads ran can hang
+    folder = tmp_path / "cache" / "crvos-64x96-v1-0123456789ab"
+    started = ctx.Event()
+    first = ctx.Process(target=_build_slowly, args=(folder, started, 1.5))
+    first.start()
+    assert started.wait(60)
+
+    def build_again():
+        raise AssertionError("built a second time")
+
+    t0 = time.monotonic()
+    cache = feature_cache.cached_or_built(folder, build_again)
+    first.join(60)
+    assert first.exitcode == 0
+    assert time.monotonic() - t0 > 1.0  # it waited for the first to finish
+    assert "waiting for another process" in capfd.readouterr().err
+    assert len(cache.masks) == 2 and np.all(cache.masks[:] == 255) and cache.blocks == [("a", 0, 0, 2)]

@@ -6,16 +6,21 @@ Variant 0 is the identity; the others one random affine per (sequence, variant) 
 rotation +-30 deg, shear +-30 deg, scale 0.75-1.25, as in the CRVOS paper -- applied to every frame of
 the sequence, so motion stays coherent.  A cache is found again by its key (data, sequences, size,
 variants, seed, taps, backbone): `<cache_dir>/<name>-<digest>`, complete once its meta.json exists.
+Processes that want one cache take turns building it (`cached_or_built`): the folds of a
+cross-validation trained side by side build it once.
 Synthetic clips -- "lucid dreaming" composites of the train sequences (lucid.py) and clips made from the
 ECSSD photographs (ecssd.py) -- are cached the same way (`build_synthetic_cache`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import math
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,37 +169,53 @@ def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
     return Path(cache_dir) / f"{name}-{digest}"
 
 
+def cached_or_built(folder: Path, build: Callable[[], FeatureCache]) -> FeatureCache:
+    """The complete cache in `folder`, or `build()`'s when there is none. Processes take turns (an
+    exclusive lock on <folder>/building.lock): the second one waits and then loads the first's cache,
+    instead of re-opening its files for writing under it (which truncated them and killed it with SIGBUS)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "building.lock", "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another process to finish the feature cache {folder}", file=sys.stderr, flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        cached = load_cache(folder)
+        return cached if cached is not None else build()
+
+
 def build_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], variants: int, seed: int,
                 cache_dir: Path, backend: str = "auto", max_frames: int | None = None,
                 progress: bool = True, *, taps: tuple[int, int, int], backbone: LiteVariant = LITE0) -> FeatureCache:
     """Load the cache from `cache_dir` when its key matches, else compute it (tqdm bar) and store it."""
     key = _cache_key(root, sequences, size_hw, variants, seed, max_frames, taps, backbone)
     folder = cache_folder(cache_dir, f"crvos-{size_hw[0]}x{size_hw[1]}-v{variants}", key)
-    cached = load_cache(folder)
-    if cached is not None:
-        return cached
-    dataset = DavisDataset(root)
-    seqs = [dataset.sequence(s) for s in sequences]
-    lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
-    n = sum(lengths) * variants
-    h, w = size_hw
-    writer = CacheWriter(folder, n, size_hw, backend, taps, backbone)
-    blocks, row = [], 0
-    with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
-        for si, (seq, length) in enumerate(zip(seqs, lengths)):
-            rng = np.random.default_rng([seed, si])
-            affines = [None] + [variant_affine(size_hw, rng) for _ in range(variants - 1)]
-            starts = [row + v * length for v in range(variants)]
-            blocks += [(seq.name, v, starts[v], length) for v in range(variants)]
-            for i in range(length):
-                image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
-                fg = (seq.load_mask(i) > 0).astype(np.float32)  # DAVIS 2016: one object
-                fg = cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA)
-                for v, m in enumerate(affines):
-                    writer.write(starts[v] + i, *warp(image, fg, m))
-                    bar.update(1)
-            row += length * variants
-    return writer.finish(key, blocks)
+
+    def build() -> FeatureCache:
+        dataset = DavisDataset(root)
+        seqs = [dataset.sequence(s) for s in sequences]
+        lengths = [len(s) if max_frames is None else min(len(s), max_frames) for s in seqs]
+        n = sum(lengths) * variants
+        h, w = size_hw
+        writer = CacheWriter(folder, n, size_hw, backend, taps, backbone)
+        blocks, row = [], 0
+        with tqdm(total=n, desc="caching features", unit="frame", disable=not progress) as bar:
+            for si, (seq, length) in enumerate(zip(seqs, lengths)):
+                rng = np.random.default_rng([seed, si])
+                affines = [None] + [variant_affine(size_hw, rng) for _ in range(variants - 1)]
+                starts = [row + v * length for v in range(variants)]
+                blocks += [(seq.name, v, starts[v], length) for v in range(variants)]
+                for i in range(length):
+                    image = cv2.resize(seq.load_frame(i), (w, h), interpolation=cv2.INTER_AREA)
+                    fg = (seq.load_mask(i) > 0).astype(np.float32)  # DAVIS 2016: one object
+                    fg = cv2.resize(fg, (w, h), interpolation=cv2.INTER_AREA)
+                    for v, m in enumerate(affines):
+                        writer.write(starts[v] + i, *warp(image, fg, m))
+                        bar.update(1)
+                row += length * variants
+        return writer.finish(key, blocks)
+
+    return cached_or_built(folder, build)
 
 
 def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, int], lucid: int, ecssd: int,
@@ -211,19 +232,21 @@ def build_synthetic_cache(root: Path, sequences: list[str], size_hw: tuple[int, 
            "ecssd_root": str(photos.root.resolve()) if photos else None, "clip_len": clip_len, "seed": seed} | \
         _features_key(taps, backbone)
     folder = cache_folder(cache_dir, f"synthetic-{size_hw[0]}x{size_hw[1]}", key)
-    cached = load_cache(folder)
-    if cached is not None:
-        return cached
-    writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps, backbone)
-    blocks = []
-    clips = synthetic_clips(root, sequences, size_hw, lucid, ecssd, clip_len, seed, photos)
-    with tqdm(total=(lucid + ecssd) * clip_len, desc="caching synthetic clips", unit="frame", disable=not progress) as bar:
-        for c, (images, masks, name) in enumerate(clips):
-            for i, (im, mk) in enumerate(zip(images, masks)):
-                writer.write(c * clip_len + i, im, mk)
-                bar.update(1)
-            blocks.append((name, c, c * clip_len, clip_len))
-    return writer.finish(key, blocks)
+
+    def build() -> FeatureCache:
+        writer = CacheWriter(folder, (lucid + ecssd) * clip_len, size_hw, backend, taps, backbone)
+        blocks = []
+        clips = synthetic_clips(root, sequences, size_hw, lucid, ecssd, clip_len, seed, photos)
+        with tqdm(total=(lucid + ecssd) * clip_len, desc="caching synthetic clips", unit="frame",
+                  disable=not progress) as bar:
+            for c, (images, masks, name) in enumerate(clips):
+                for i, (im, mk) in enumerate(zip(images, masks)):
+                    writer.write(c * clip_len + i, im, mk)
+                    bar.update(1)
+                blocks.append((name, c, c * clip_len, clip_len))
+        return writer.finish(key, blocks)
+
+    return cached_or_built(folder, build)
 
 
 DEFAULT_CACHE_DIR = Path("runs/cache")

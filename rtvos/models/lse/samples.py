@@ -21,7 +21,7 @@ from rtvos.evaluation.davis import DavisDataset
 from rtvos.models.lse.geometry import CROP, crop_box
 from rtvos.models.shared.backbone import PYRAMID_TAPS
 from rtvos.models.shared.crops import crop, mask_box
-from rtvos.training.feature_cache import CACHE_VERSION, CacheWriter, FeatureCache, cache_folder, load_cache
+from rtvos.training.feature_cache import CACHE_VERSION, CacheWriter, FeatureCache, cache_folder, cached_or_built
 
 LOOKALIKE_P = 0.5     # share of composites with a copy of the target pasted in
 MIN_VISIBLE = 0.5     # the target keeps at least this share of its pixels after the pastes
@@ -146,16 +146,17 @@ def build_lse_cache(root: Path, sequences: list[str], davis_samples: int, ecssd_
     key = {"version": CACHE_VERSION, "kind": "lse-v1", "root": str(Path(root).resolve()), "sequences": list(sequences),
            "davis": davis_samples, "ecssd": ecssd_samples, "crop": CROP, "seed": seed, "taps": list(PYRAMID_TAPS)}
     folder = cache_folder(cache_dir, f"lse-{CROP}", key)
-    cached = load_cache(folder)
-    if cached is not None:
-        return cached
-    pool = ObjectPool(root, sequences, ecssd=ecssd_samples > 0, ecssd_root=ecssd_root)
-    rng = np.random.default_rng([seed, 13])
-    sources = ["davis"] * davis_samples + ["ecssd"] * ecssd_samples
-    writer = CacheWriter(folder, len(sources), (CROP, CROP), backend, PYRAMID_TAPS)
-    blocks = []
-    for row, source in enumerate(tqdm(sources, desc="caching LSE crops", unit="crop", disable=not progress)):
-        image, instances, name = make_sample(pool, source, rng)
-        writer.write_labels(row, image, instances, float((instances == 1).sum()))
-        blocks.append((name, 0, row, 1))
-    return writer.finish(key, blocks)
+
+    def build() -> FeatureCache:
+        pool = ObjectPool(root, sequences, ecssd=ecssd_samples > 0, ecssd_root=ecssd_root)
+        rng = np.random.default_rng([seed, 13])
+        sources = ["davis"] * davis_samples + ["ecssd"] * ecssd_samples
+        writer = CacheWriter(folder, len(sources), (CROP, CROP), backend, PYRAMID_TAPS)
+        blocks = []
+        for row, source in enumerate(tqdm(sources, desc="caching LSE crops", unit="crop", disable=not progress)):
+            image, instances, name = make_sample(pool, source, rng)
+            writer.write_labels(row, image, instances, float((instances == 1).sum()))
+            blocks.append((name, 0, row, 1))
+        return writer.finish(key, blocks)
+
+    return cached_or_built(folder, build)
