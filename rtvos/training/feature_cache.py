@@ -172,7 +172,12 @@ def cache_folder(cache_dir: Path, name: str, key: dict) -> Path:
 def cached_or_built(folder: Path, build: Callable[[], FeatureCache]) -> FeatureCache:
     """The complete cache in `folder`, or `build()`'s when there is none. Processes take turns (an
     exclusive lock on <folder>/building.lock): the second one waits and then loads the first's cache,
-    instead of re-opening its files for writing under it (which truncated them and killed it with SIGBUS)."""
+    instead of re-opening its files for writing under it (which truncated them and killed it with SIGBUS).
+    A complete cache loads without the lock (meta.json appears atomically, last), so a read-only one
+    serves too. `build` must not call this for the same folder: it would wait for itself."""
+    cached = load_cache(folder)
+    if cached is not None:
+        return cached
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "building.lock", "a") as lock:
         try:
