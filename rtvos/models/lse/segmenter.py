@@ -134,6 +134,15 @@ def mask_in_box(prob: np.ndarray, inside: np.ndarray, box: Box) -> np.ndarray:
     return or_shrunk_box((prob >= BOX_THRESHOLD) & inside, inside.shape, *pixel_box(box, inside.shape))
 
 
+def digest(*arrays: np.ndarray) -> bytes:
+    """A 16-byte digest of arrays' shapes and contents: a frame (and label mask) seen before."""
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        h.update(str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.digest()
+
+
 def limit_growth(new: Box, old: Box, growth: float) -> Box:
     """`new`, its width and height at most `old`'s grown by `growth` on each side, about `new`'s centre
     (the box may move freely; only its size is held back)."""
@@ -215,7 +224,7 @@ class LSESegmenter(Segmenter):
     def _box_probability(self, frame: np.ndarray, box: Box) -> tuple[np.ndarray, np.ndarray]:
         """box_probability by this segmenter's pre-trained network, once per frame and box (a box start
         asks for it twice: for the first mask, then for the paper's fine-tuning labels)."""
-        key = hashlib.blake2b(frame.tobytes() + str(frame.shape).encode(), digest_size=16).digest()
+        key = digest(frame)
         if self.box_memo[0] != key:
             self.box_memo = (key, {})
         memo, box = self.box_memo[1], tuple(float(v) for v in box)
@@ -315,7 +324,7 @@ class LSESegmenter(Segmenter):
 
     # ------------------------------------------------------------------------------------ protocol
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
-        key = hashlib.blake2b(frame.tobytes() + label.tobytes(), digest_size=16).digest()
+        key = digest(frame, label)
         adapted = self.adapted if key == self.adapted_for else {}  # learned on this recording's start, or not
         self.objects = {k: self._fit_object(frame, k, label, adapted.get(k)) for k in self.ids}
         self.adapted, self.adapted_for, self.started_on = {}, None, key
