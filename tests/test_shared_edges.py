@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from rtvos.models.shared.edges import check_snap, guided_filter, linear_models, snap_to_edges
+from rtvos.models.shared.edges import check_snap, guided_filter, linear_models, snap_in_window, snap_to_edges
+from rtvos.models.shared.zoom import Window
 
 
 def blurry_step(width: int = 96, edge: int = 48, centre: int = 48, ramp: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +50,18 @@ def test_only_the_region_changes_and_the_result_stays_a_probability():
     assert np.array_equal(out[:, 80:], before[:, 80:])
     assert not np.array_equal(out[:40, 20:80], before[:40, 20:80])
     assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_a_map_made_in_a_window_snaps_in_that_window_with_radii_in_the_windows_cells():
+    frame, prob = blurry_step()  # 64x96
+    win = Window(y0=0, x0=32, h=32, w=48)  # processed at height 64: magnified twice
+    before = prob.copy()
+    out = snap_in_window(frame, prob.copy(), win, stride=4, proc_h=64, cells=2, eps=1e-3)
+    # a stride-4 cell of the window is 2 frame pixels: 2 cells are a radius of 4, fitted at full size
+    assert np.array_equal(out, snap_to_edges(frame, before.copy(), (32, 0, 80, 32), radius=4, eps=1e-3))
+    assert np.array_equal(out[32:], before[32:]) and np.array_equal(out[:, :32], before[:, :32])
+    assert np.diff(out[16, 32:80]).max() > 2 * np.diff(before[16]).max()  # sharper at the frame's edge
+    assert np.array_equal(snap_in_window(frame, before.copy(), win, 4, 64, cells=0, eps=1e-3), before)  # 0: off
 
 
 def test_radius_zero_or_a_region_outside_the_frame_leaves_the_map_alone():

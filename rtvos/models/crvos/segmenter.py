@@ -28,8 +28,11 @@ from rtvos.models.crvos.net import CLUE_STRIDE, CRVOSDecoder, make_clue
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import Backbone, preprocess, processing_size
+from rtvos.models.shared.edges import check_snap, snap_in_window
 from rtvos.models.shared.int8_calibration import RECIPE, backbone_int8, calibration_frames, check_precision
 from rtvos.models.shared.zoom import Window, reframe, window_for
+
+OUTPUT_STRIDE = 4  # the decoder's finest features: its logits are up-sampled from stride-4 cells
 
 
 def load_decoder(path: str | Path | None = None) -> CRVOSDecoder:
@@ -69,6 +72,9 @@ class CRVOSConfig:
                                  # 0-6 % slower for one object, a backbone pass per object (benchmarks/RESULTS.md)
     zoom_margin: float = 0.5     # the window holds the object's box grown by this many box sizes on every side
     min_pixels: int = 10         # fewer: the object is lost, and looked for in the whole frame next (zoom > 1)
+    snap: float = 0.0            # each object's probability snapped to the frame's edges by a guided filter
+                                 # this many stride-4 cells in radius (0: off; rtvos/models/shared/edges.py) ...
+    snap_eps: float = 1e-3       # ... and its regularisation
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
     decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
@@ -87,6 +93,7 @@ class CRVOSSegmenter(Segmenter):
         if self.cfg.height % 32 or self.cfg.height <= 0:
             raise ValueError(f"height must be a positive multiple of 32, got {self.cfg.height}")
         check_precision(self.cfg.precision)
+        check_snap(self.cfg.snap, self.cfg.snap_eps)
         self.decoder = decoder if decoder is not None else load_decoder(self.cfg.checkpoint or None)
         taps = self.decoder.backbone_taps  # below the backbone blocks the decoder fine-tuned, if any
         self.backbone = backbone or Backbone(taps=taps)
@@ -141,7 +148,8 @@ class CRVOSSegmenter(Segmenter):
             logits = self._decode(*self._inputs(frame))
             fg = torch.softmax(logits.float(), dim=1)[:, 1, :, :].numpy()
         windows = [self.windows[k] for k in self.ids]
-        probs = [w.paste(p, self.frame_hw) for w, p in zip(windows, fg)]
+        probs = [snap_in_window(frame, w.paste(p, self.frame_hw), w, OUTPUT_STRIDE, self.proc_hw[0], self.cfg.snap,
+                                self.cfg.snap_eps) for w, p in zip(windows, fg)]
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
         for k, win, p in zip(self.ids, windows, fg):
             found = np.count_nonzero(label == k) >= self.cfg.min_pixels

@@ -45,7 +45,7 @@ from rtvos.models.shared.backbone import (
     processing_size,
     with_tuned_blocks,
 )
-from rtvos.models.shared.edges import check_snap, snap_in_cells
+from rtvos.models.shared.edges import check_snap, snap_in_window
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -229,8 +229,7 @@ class OnlineSegmenter(Segmenter):
 
     def _snap(self, frame: np.ndarray, prob: np.ndarray, win: Window) -> np.ndarray:
         """An object's probability, seen in `win`, snapped to the frame's edges (`snap` output cells)."""
-        return snap_in_cells(frame, prob, (win.x0, win.y0, win.x0 + win.w, win.y0 + win.h),
-                             self.output_stride * win.h / self.proc_hw[0], self.cfg.snap, self.cfg.snap_eps)
+        return snap_in_window(frame, prob, win, self.output_stride, self.proc_hw[0], self.cfg.snap, self.cfg.snap_eps)
 
     def _follow(self, frame: np.ndarray, label: np.ndarray) -> None:
         """Next frame's windows: around each object's new mask; an object lost from its window is searched

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from rtvos.models.shared.crops import Box
+from rtvos.models.shared.zoom import Window
 
 SUPPORT = 0.01  # snap_to_edges filters where the map exceeds this, and two radii around it
 SUM_CHANNELS = np.ones((1, 3), np.float32)  # cv2.transform: a 3-channel image to the sum of its channels
@@ -94,3 +95,11 @@ def snap_in_cells(frame_rgb: np.ndarray, prob: np.ndarray, region: Box, cell: fl
     if cells <= 0:
         return prob
     return snap_to_edges(frame_rgb, prob, region, max(1, round(cells * cell)), eps, subsample=max(1, int(cell // 2)))
+
+
+def snap_in_window(frame_rgb: np.ndarray, prob: np.ndarray, win: Window, stride: int, proc_h: int, cells: float,
+                   eps: float) -> np.ndarray:
+    """snap_in_cells for a frame-sized map that a network made in window `win` (processed at height
+    `proc_h`) from cells of `stride` processing pixels."""
+    return snap_in_cells(frame_rgb, prob, (win.x0, win.y0, win.x0 + win.w, win.y0 + win.h),
+                         stride * win.h / proc_h, cells, eps)
