@@ -50,6 +50,21 @@ def test_segmenter_protocol_on_davis(bear, packaged_segmenter, backend):
         seg.step(bear[1][0][:200])
 
 
+def test_masks_snapped_to_the_frames_edges_follow_the_outline_at_least_as_well(bear, packaged_segmenter):
+    from rtvos.evaluation.metrics import boundary_f, iou
+
+    scores = {}
+    for snap in (0.0, 2.0):
+        seg = packaged_segmenter(backend="torch", snap=snap)
+        seg.start(*bear[0])
+        masks = [(seg.step(frame).mask > 0, gt > 0) for frame, gt in bear[1:]]
+        scores[snap] = (np.mean([boundary_f(m, gt) for m, gt in masks]), np.mean([iou(m, gt) for m, gt in masks]))
+    (f0, j0), (f2, j2) = scores[0.0], scores[2.0]
+    assert f2 >= f0 - 0.01 and j2 >= j0 - 0.01, scores
+    with pytest.raises(ValueError, match="snap"):
+        packaged_segmenter(snap=-1)
+
+
 def test_segmenter_several_objects(bear, packaged_segmenter):
     frame, gt = bear[0]
     label = (gt > 0).astype(np.uint8)
@@ -84,12 +99,11 @@ def test_int8_engines_agree_with_fp32_on_real_frames(bear, packaged_segmenter, t
 def test_zoomed_in_follows_the_object_and_finds_it_again_in_the_whole_frame(bear, packaged_segmenter):
     """zoom=2: the bear is seen in a window around it; a frame where it is gone (a blank one) loses it,
     the next window is the whole frame with the last Clue kept, and the bear is found again."""
-    from rtvos.evaluation.metrics import iou
-    from rtvos.models.shared.zoom import Window
-
     import cv2
 
+    from rtvos.evaluation.metrics import iou
     from rtvos.models.crvos.net import make_clue
+    from rtvos.models.shared.zoom import Window
 
     frame_hw = bear[0][1].shape
     seg = packaged_segmenter(backend="torch", zoom=2.0, zoom_margin=0.3)  # the bear is large: a tight window

@@ -72,9 +72,11 @@ class CRVOSConfig:
                                  # 0-6 % slower for one object, a backbone pass per object (benchmarks/RESULTS.md)
     zoom_margin: float = 0.5     # the window holds the object's box grown by this many box sizes on every side
     min_pixels: int = 10         # fewer: the object is lost, and looked for in the whole frame next (zoom > 1)
-    snap: float = 0.0            # each object's probability snapped to the frame's edges by a guided filter
+    snap: float = 2.0            # each object's probability snapped to the frame's edges by a guided filter
                                  # this many stride-4 cells in radius (0: off; rtvos/models/shared/edges.py) ...
-    snap_eps: float = 1e-3       # ... and its regularisation
+    snap_eps: float = 1e-3       # ... and its regularisation. 2 by 3-fold cross-validation: 57.5 -> 59.7 J&F,
+                                 # every fold, 26 of 30 sequences (0.5 / 1 / 3: 58.5 / 59.2 / 59.7); 0.79x the
+                                 # speed at 854x480 (benchmarks/RESULTS.md, fifteenth session)
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
     decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
