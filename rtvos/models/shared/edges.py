@@ -24,19 +24,20 @@ def linear_models(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -
     """The guided filter's per-pixel linear models q = a . I + b, averaged over each window: a (HxWx3) and
     b (HxW), for `src` (HxW float32) under `guide` (HxWx3 float32 colours in [0, 1]), windows of
     (2 radius + 1)^2 pixels, `eps` the regularisation (larger: smoother, less edge-following)."""
-    mean_i = _mean(guide, radius)
+    colours = cv2.split(guide)  # contiguous planes: per-pixel arithmetic on them is several times faster
+    mean_i = [_mean(c, radius) for c in colours]
     mean_p = _mean(src, radius)
-    cov_ip = _mean(guide * src[..., None], radius) - mean_i * mean_p[..., None]
+    cov_ip = [_mean(c * src, radius) - m * mean_p for c, m in zip(colours, mean_i)]
     # each window's colour covariance plus eps I (symmetric 3x3), inverted by its adjugate
-    v = {(i, j): _mean(guide[..., i] * guide[..., j], radius) - mean_i[..., i] * mean_i[..., j] + (eps if i == j else 0.0)
+    v = {(i, j): _mean(colours[i] * colours[j], radius) - mean_i[i] * mean_i[j] + (eps if i == j else 0.0)
          for i in range(3) for j in range(i, 3)}
     rr, rg, rb, gg, gb, bb = v[0, 0], v[0, 1], v[0, 2], v[1, 1], v[1, 2], v[2, 2]
     adj = {(0, 0): gg * bb - gb * gb, (0, 1): gb * rb - rg * bb, (0, 2): rg * gb - gg * rb,
            (1, 1): rr * bb - rb * rb, (1, 2): rb * rg - rr * gb, (2, 2): rr * gg - rg * rg}
     det = rr * adj[0, 0] + rg * adj[0, 1] + rb * adj[0, 2]
-    a = np.stack([sum(adj[min(i, j), max(i, j)] * cov_ip[..., j] for j in range(3)) / det for i in range(3)], -1)
-    b = mean_p - (a * mean_i).sum(-1)
-    return _mean(a, radius), _mean(b, radius)
+    a = [sum(adj[min(i, j), max(i, j)] * cov_ip[j] for j in range(3)) / det for i in range(3)]
+    b = mean_p - (a[0] * mean_i[0] + a[1] * mean_i[1] + a[2] * mean_i[2])
+    return _mean(cv2.merge(a), radius), _mean(b, radius)
 
 
 def guided_filter(image: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
