@@ -10,6 +10,9 @@ so a step costs one backbone pass plus one decoder pass, batched over the object
 With `zoom` > 1 each object is seen in its own window around its last mask (rtvos/models/shared/zoom.py),
 one backbone pass per object; its Clue is its last soft mask moved into the new window. An object lost
 (fewer than `min_pixels`) is looked for in the whole frame next, with its last Clue.
+
+Each object's probability is snapped to the frame's edges (`snap`, rtvos/models/shared/edges.py)
+before the masks are made; its Clue stays the decoder's own soft mask.
 """
 
 from __future__ import annotations
