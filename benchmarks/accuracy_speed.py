@@ -1,7 +1,7 @@
 """Cross-validated accuracy against speed, one point per model (its packaged setting): one picture.
 
     .venv/bin/python benchmarks/backends.py --backends onnxruntime --sizes 854x480 --frames 100 \
-        --models crvos@snap=2,frtm@snap=0.5,frtm-fast@zoom=2,online@snap=0.5,plm,lse@snap=3 \
+        --models crvos@snap=2,frtm@snap=0.5,frtm-fast@zoom=2,online@snap=0.5,plm@finetune_steps=300@finetune_seconds=60,lse@snap=3 \
         --json benchmarks/results/speed_854x480.json
     .venv/bin/python benchmarks/accuracy_speed.py
 
@@ -24,7 +24,7 @@ from common import setting_name
 RESULTS = Path(__file__).resolve().parent / "results"
 SPEED_TARGETS = {"frtm-fast": 25.0, "crvos": 40.0}  # fps at 854x480, the accuracy issue's bar
 POINTS = ("crvos-800-s15-snap2", "frtm-2700-s14-snap0.5", "frtm-fast-ecssd300-tune3-lr03-2700",
-          "online-zoom2-despeck-snap0.5", "plm-base", "lse-gpu-5600-c3500-snap3")  # the packaged settings (mask starts; lse from boxes)
+          "online-zoom2-despeck-snap0.5", "plm-base-s12-ft300", "lse-gpu-5600-c3500-snap3")  # the packaged settings (mask starts; lse from boxes)
 
 
 def load(crossval_json: Path, speed_json: Path, points: list[str]) -> list[dict]:

@@ -51,8 +51,10 @@ class PLMConfig:
     shift: float = 0.1              # ... on a 3x3 grid of offsets of this fraction of the box size
     threshold: float = 0.5          # on the accumulated foreground probability
     postprocess: bool = False       # PLM_P: weighted median filter (5x5, 3 passes)
-    finetune_steps: int = 60        # first-frame fine-tuning: Adam steps ...
-    finetune_seconds: float = 10.0  # ... or this much time, whichever ends first (0 = no fine-tuning)
+    finetune_steps: int = 300       # first-frame fine-tuning: Adam steps ... (300 by 3-fold cross-validation:
+                                    # 54.5 / 57.4 / 59.5 J&F at 60 / 150 / 300 steps, 300 better on every fold;
+                                    # ~15 s on 2 cores; benchmarks/RESULTS.md, fifteenth session)
+    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0 = no fine-tuning)
     finetune_pairs: int = 150       # pairs made from the first frame (shared among the objects)
     finetune_batch: int = 25
     finetune_lr: float = 1e-4
