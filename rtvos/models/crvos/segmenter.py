@@ -78,7 +78,7 @@ class CRVOSConfig:
     snap: float = 2.0            # each object's probability snapped to the frame's edges by a guided filter
                                  # this many stride-4 cells in radius (0: off; rtvos/models/shared/edges.py) ...
     snap_eps: float = 1e-3       # ... and its regularisation. 2 by 3-fold cross-validation: 57.5 -> 59.7 J&F,
-                                 # every fold, 26 of 30 sequences (0.5 / 1 / 3: 58.5 / 59.2 / 59.7); 0.79x the
+                                 # every fold, 26 of 30 sequences (0.5 / 1 / 3: 58.5 / 59.2 / 59.7); 0.8-0.9x the
                                  # speed at 854x480 (benchmarks/RESULTS.md, fifteenth session)
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
