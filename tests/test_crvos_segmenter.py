@@ -27,7 +27,8 @@ def packaged_segmenter():
     if not SPEC.checkpoint_path.is_file():
         pytest.skip(f"no CRVOS checkpoint at {SPEC.checkpoint_path} (train one: rtvos train crvos)")
 
-    return lambda **opts: create_segmenter("crvos", **opts)
+    # without first-frame fine-tuning unless a test asks for it (it has its own tests, and takes seconds)
+    return lambda **opts: create_segmenter("crvos", **({"finetune_steps": 0} | opts))
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
@@ -160,3 +161,26 @@ def test_a_decoder_with_tuned_blocks_runs_on_the_backbone_below_them(bear, tmp_p
     assert r.mask.shape == bear[1][1].shape and [o.id for o in r.objects] == [1]
     with pytest.raises(ValueError, match="needs backbone taps"):
         create_segmenter("crvos", checkpoint=str(tmp_path / "tuned.pt"), backbone=Backbone(taps=PYRAMID_TAPS))
+
+
+def test_first_frame_fine_tuning_adapts_a_copy_of_the_decoder_and_leaves_no_engine_behind(
+        bear, packaged_segmenter, tmp_path, monkeypatch):
+    from rtvos.evaluation.metrics import iou
+
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    seg = packaged_segmenter(backend="onnxruntime", finetune_steps=20, finetune_samples=8, progress=False)
+    h, w = bear[0][1].shape
+    seg.warm_up(h, w)  # the backbone's and the packaged decoder's engines: cached for every later start
+    cached = sorted((tmp_path / "engines").iterdir())
+    packaged = {k: v.clone() for k, v in seg.decoder.state_dict().items()}
+    seg.start(*bear[0])
+    report = seg.finetune_report
+    assert report["steps"] == 20 and report["samples"] == 9  # the window and 8 augmented copies
+    assert report["loss_last"] < report["loss_first"]
+    assert all(torch.equal(v, seg.decoder.state_dict()[k]) for k, v in packaged.items())  # a copy was tuned
+    assert seg.decoder_engines is not seg.packaged_engines
+    assert sorted((tmp_path / "engines").iterdir()) == cached  # the stream's own engine is not kept
+    ious = [iou(seg.step(frame).mask > 0, gt > 0) for frame, gt in bear[1:]]
+    assert np.mean(ious) > 0.7, ious
+    seg.start(*bear[0])  # a restart tunes a fresh copy of the packaged decoder, not the tuned one again
+    assert seg.finetune_report["loss_first"] == pytest.approx(report["loss_first"], rel=1e-4)

@@ -85,6 +85,19 @@ def test_int8_engine_is_quantised_once_and_stays_close_to_fp32(tmp_path, monkeyp
     assert load_engine(m, tuple(x.shape), "torch", int8=_calibration()).__class__.__name__ == "TorchEngine"
 
 
+@pytest.mark.parametrize("int8", [False, True])
+def test_an_engine_not_kept_leaves_nothing_on_disk_and_runs_the_same_graph(tmp_path, monkeypatch, int8):
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    m = Tiny().eval()
+    x = torch.rand(1, 3, 32, 32)
+    calibration = _calibration() if int8 else None
+    transient = load_engine(m, tuple(x.shape), "onnxruntime", int8=calibration, keep=False)
+    assert transient.path is None and not any((tmp_path / "engines").iterdir())
+    out = transient(x)[0]
+    kept = load_engine(m, tuple(x.shape), "onnxruntime", int8=_calibration() if int8 else None)
+    assert kept.path.is_file() and torch.equal(out, kept(x)[0])
+
+
 def test_calibration_of_the_wrong_shape_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
     with pytest.raises(EngineError, match="calibration"):

@@ -12,8 +12,10 @@ from rtvos.engines.quantize import Calibration
 
 
 class EngineCache:
-    def __init__(self, module: torch.nn.Module, backend: str = "auto", int8: Calibration | None = None):
-        self.module, self.backend, self.int8 = module, backend, int8
+    def __init__(self, module: torch.nn.Module, backend: str = "auto", int8: Calibration | None = None,
+                 keep: bool = True):
+        """`keep=False`: the engines are not cached on disk (see load_engine)."""
+        self.module, self.backend, self.int8, self.keep = module, backend, int8, keep
         self.engines: dict[tuple[tuple[int, ...], ...], Engine] = {}
 
     def engine(self, *inputs: torch.Tensor) -> Engine:
@@ -21,7 +23,7 @@ class EngineCache:
         shapes = tuple(tuple(x.shape) for x in inputs)
         if shapes not in self.engines:
             self.engines[shapes] = load_engine(self.module, shapes[0] if len(shapes) == 1 else shapes, self.backend,
-                                               int8=self.int8)
+                                               int8=self.int8, keep=self.keep)
         return self.engines[shapes]
 
     def __call__(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:

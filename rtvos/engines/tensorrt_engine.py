@@ -50,7 +50,8 @@ def engine_path(module: torch.nn.Module, shapes: list[tuple[int, ...]], trt_vers
 class TensorRTEngine(Engine):
     backend = "tensorrt"
 
-    def __init__(self, module: torch.nn.Module, input_shapes: list[tuple[int, ...]]):
+    def __init__(self, module: torch.nn.Module, input_shapes: list[tuple[int, ...]], keep: bool = True):
+        """`keep=False`: the compiled engine is not cached on disk (weights no later start will have)."""
         trt = _import_trt()
         self.input_shapes = [tuple(s) for s in input_shapes]
         self.device = torch.device("cuda")
@@ -63,8 +64,9 @@ class TensorRTEngine(Engine):
             half = module.eval().to(self.device).half()
             inputs = [trt.Input(s, dtype=torch.half) for s in self.input_shapes]
             compiled = trt.compile(half, ir="dynamo", inputs=inputs, enabled_precisions={torch.half})
-            examples = [torch.randn(s, device=self.device, dtype=torch.half) for s in self.input_shapes]
-            trt.save(compiled, str(self.path), inputs=examples)
+            if keep:
+                examples = [torch.randn(s, device=self.device, dtype=torch.half) for s in self.input_shapes]
+                trt.save(compiled, str(self.path), inputs=examples)
             self.module = compiled
 
     @torch.inference_mode()

@@ -26,13 +26,15 @@ depthwise Conv, Clip for ReLU6, Add for the residuals): exports to ONNX opset 17
 static shapes.
 
 The Clue is built outside the decoder (`make_clue`) so the decoder graph stays static and the previous
-mask can come from anywhere (ground truth in training, the model's own prediction at run time).
+mask can come from anywhere (ground truth in training, the model's own prediction at run time);
+`perturb_masks` makes it drift, for training and first-frame fine-tuning to learn to correct.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,6 +68,37 @@ def make_clue(prev_prob_fg: torch.Tensor, feat16_hw: tuple[int, int]) -> torch.T
     fg = F.adaptive_avg_pool2d(prev_prob_fg.float(), (h, w))
     coords = coord_channels(h, w, fg.dtype, fg.device).expand(fg.shape[0], -1, -1, -1)
     return torch.cat([1.0 - fg, fg, coords], dim=1)
+
+
+def perturb_masks(prob: torch.Tensor, p: float, rng: np.random.Generator, max_shift: float = 0.08,
+                  max_kernel: int = 15) -> torch.Tensor:
+    """With probability `p` per sample: shift (up to `max_shift` of the size) and dilate or erode
+    (square kernel up to `max_kernel`) a Bx1xHxW soft mask -- a drifting Clue to learn to correct."""
+    if p <= 0:
+        return prob
+    out = prob.clone()
+    h, w = prob.shape[-2:]
+    for i in range(prob.shape[0]):
+        if rng.random() >= p:
+            continue
+        m = out[i:i + 1]
+        dy, dx = (int(rng.integers(-int(max_shift * s), int(max_shift * s) + 1)) for s in (h, w))
+        m = torch.roll(m, shifts=(dy, dx), dims=(2, 3))
+        if dy > 0:
+            m[..., :dy, :] = 0
+        elif dy < 0:
+            m[..., dy:, :] = 0
+        if dx > 0:
+            m[..., :, :dx] = 0
+        elif dx < 0:
+            m[..., :, dx:] = 0
+        k = int(rng.integers(1, max_kernel // 2 + 1)) * 2 + 1
+        if rng.random() < 0.5:
+            m = F.max_pool2d(m, k, stride=1, padding=k // 2)
+        else:
+            m = -F.max_pool2d(-m, k, stride=1, padding=k // 2)
+        out[i:i + 1] = m
+    return out
 
 
 # ---------------------------------------------------------------------------------------- decoder

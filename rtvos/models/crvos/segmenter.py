@@ -13,25 +13,37 @@ one backbone pass per object; its Clue is its last soft mask moved into the new 
 
 Each object's probability is snapped to the frame's edges (`snap`, rtvos/models/shared/edges.py)
 before the masks are made; its Clue stays the decoder's own soft mask.
+
+**First-frame fine-tuning** (`finetune_steps`): at the start a copy of the decoder is fine-tuned on the
+first frame -- each object's window and augmented copies of it (the object cut out, warped and pasted
+back on the inpainted background: where it might be in the next frame), with the first mask as the
+Clue, itself drifted at times (`perturb_masks`) -- and that copy, compiled for this stream alone
+(`EngineCache(keep=False)`), segments the rest. The packaged decoder learned what objects look like
+from 30 sequences; the copy learns what this one looks like, which is what the unadapted decoder got
+wrong when it called an object's white or washed-out parts background (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rtvos.engines import Calibration, EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.crvos import SPEC, TRAIN_COMMAND
-from rtvos.models.crvos.net import CLUE_STRIDE, CRVOSDecoder, make_clue
+from rtvos.models.crvos.net import CLUE_STRIDE, CRVOSDecoder, make_clue, perturb_masks
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.shared.backbone import Backbone, preprocess, processing_size
 from rtvos.models.shared.edges import check_snap, snap_in_window
+from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import RECIPE, backbone_int8, calibration_frames, check_precision
 from rtvos.models.shared.zoom import Window, reframe, window_for
 
@@ -80,6 +92,14 @@ class CRVOSConfig:
     snap_eps: float = 1e-3       # ... and its regularisation. 2 by 3-fold cross-validation: 57.5 -> 59.7 J&F,
                                  # every fold, 26 of 30 sequences (0.5 / 1 / 3: 58.5 / 59.2 / 59.7); 0.8-0.9x the
                                  # speed at 854x480 (benchmarks/RESULTS.md, fifteenth session)
+    finetune_steps: int = 100    # first-frame fine-tuning of a copy of the decoder: Adam steps ...
+    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0: none)
+    finetune_samples: int = 16   # augmented copies of each object's first window to fine-tune on
+    finetune_batch: int = 4
+    finetune_lr: float = 1e-4
+    finetune_perturb: float = 0.5  # share of the samples whose Clue drifts (shifted, dilated or eroded)
+    progress: bool = True        # a progress bar while fine-tuning (stderr)
+    seed: int = 0
     checkpoint: str = ""         # decoder weights; "" = the packaged rtvos/models/crvos/crvos.pt
     backend: str = "auto"        # engine for backbone and decoder: auto | torch | onnxruntime
     decoder_backend: str = ""    # engine for the decoder alone ("" = `backend`; training evaluates with torch)
@@ -107,8 +127,17 @@ class CRVOSSegmenter(Segmenter):
         int8 = self.cfg.precision == "int8"
         self.backbone_engines = EngineCache(self.backbone, self.cfg.backend, backbone_int8(self.cfg.precision))
         # one decoder engine per number of objects (the batch)
-        self.decoder_engines = EngineCache(self.decoder, self.cfg.decoder_backend or self.cfg.backend,
-                                           decoder_calibration(self.backbone) if int8 else None)
+        self.decoder_calibration = decoder_calibration(self.backbone) if int8 else None
+        self.packaged_engines = EngineCache(self.decoder, self.decoder_backend, self.decoder_calibration)
+        self.finetune_report: dict = {}
+
+    @property
+    def decoder_backend(self) -> str:
+        return self.cfg.decoder_backend or self.cfg.backend
+
+    @property
+    def finetuning(self) -> bool:
+        return self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0
 
     @property
     def zooming(self) -> bool:
@@ -133,20 +162,72 @@ class CRVOSSegmenter(Segmenter):
         return self.decoder_engines(*inputs)[0]
 
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
+        self._first_clues(label)
+        if self.finetuning:  # a copy fine-tuned on this frame, its engines for this stream alone
+            self.decoder_engines = EngineCache(self._finetuned(frame, label), self.decoder_backend,
+                                               self.decoder_calibration, keep=False)
+        else:
+            self.decoder_engines = self.packaged_engines
+        with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
+            self._decode(*self._inputs(frame))
+
+    def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """The backbone's engine and the packaged decoder's (a start would fine-tune for seconds)."""
+        self._first_clues(label)
+        self.decoder_engines = self.packaged_engines
+        with torch.no_grad():
+            self._decode(*self._inputs(frame))
+
+    def _first_clues(self, label: np.ndarray) -> None:
+        """Sizes, and each object's window and first Clue: its mask (an object added or removed later
+        restarts every object: the protocol's default)."""
         h, w = self.frame_hw
         self.proc_hw = processing_size(h, w, self.cfg.height)
         self.feat16_hw = (self.proc_hw[0] // CLUE_STRIDE, self.proc_hw[1] // CLUE_STRIDE)
         self.windows: dict[int, Window] = {}
         self.prev: dict[int, tuple[Window, np.ndarray]] = {}  # each object's last soft mask: the window it covers
         ph, pw = self.proc_hw
-        # each object's window, and its mask as the first Clue (an object added or removed later restarts
-        # every object here: the protocol's default)
         for k in self.ids:
             self.windows[k] = win = self._window_for(label == k)
             self.prev[k] = win, cv2.resize(win.crop(label == k).astype(np.float32), (pw, ph),
                                            interpolation=cv2.INTER_AREA)
-        with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
-            self._decode(*self._inputs(frame))
+
+    def _finetune_samples(self, frame: np.ndarray, label: np.ndarray, rng: np.random.Generator):
+        """Each object's first window at processing size and `finetune_samples` augmented copies of it:
+        (images, their masks of the object, the first mask: every sample's Clue)."""
+        ph, pw = self.proc_hw
+        images, targets, clues = [], [], []
+        for k in self.ids:
+            win, first = self.prev[k]
+            small = cv2.resize(win.crop(frame), (pw, ph), interpolation=cv2.INTER_AREA)
+            small_label = cv2.resize(win.crop(label == k).astype(np.uint8), (pw, ph), interpolation=cv2.INTER_NEAREST)
+            for image, mask in [(small, small_label), *augment_first_frame(small, small_label, self.cfg.finetune_samples, rng)]:
+                images.append(image)
+                targets.append(mask > 0)
+                clues.append(first)
+        return images, torch.from_numpy(np.stack(targets)).long(), torch.from_numpy(np.stack(clues))[:, None]
+
+    def _finetuned(self, frame: np.ndarray, label: np.ndarray) -> CRVOSDecoder:
+        """A copy of the decoder fine-tuned on the first frame's samples (cross-entropy, the Clue drifted
+        for a `finetune_perturb` share of them), within the step and time budget."""
+        rng = np.random.default_rng(self.cfg.seed)
+        torch.manual_seed(self.cfg.seed)
+        images, targets, clues = self._finetune_samples(frame, label, rng)
+        with torch.no_grad():  # the frozen backbone once per sample, eager (no engine for this batch)
+            feats = [self.backbone(preprocess(image, self.proc_hw)) for image in images]
+        f4, f8, f16 = (torch.cat([f[i] for f in feats]) for i in range(3))
+        decoder = copy.deepcopy(self.decoder).eval()  # eval: the tuned blocks keep their BatchNorm statistics
+        n, b = len(images), min(self.cfg.finetune_batch, len(images))
+
+        def loss() -> torch.Tensor:
+            rows = torch.from_numpy(rng.choice(n, size=b, replace=False))
+            clue = make_clue(perturb_masks(clues[rows], self.cfg.finetune_perturb, rng), self.feat16_hw)
+            return F.cross_entropy(decoder(f4[rows], f8[rows], f16[rows], clue), targets[rows])
+
+        report = finetune(decoder.parameters(), loss, self.cfg.finetune_steps, self.cfg.finetune_seconds,
+                          self.cfg.finetune_lr, f"{self.name}: fine-tuning on the first frame", self.cfg.progress)
+        self.finetune_report = {**report, "samples": n}
+        return decoder
 
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         with torch.no_grad():

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rtvos.models.crvos.net import CRVOSDecoder, make_clue
+from rtvos.models.crvos.net import CRVOSDecoder, make_clue, perturb_masks
 from rtvos.models.crvos.segmenter import CRVOSSegmenter, load_decoder
 from rtvos.models.shared.backbone import Backbone
 from rtvos.training import loop
@@ -134,37 +134,6 @@ def mosaic_clips(clips: tuple[torch.Tensor, ...], others: tuple[torch.Tensor, ..
     return out
 
 
-def perturb_masks(prob: torch.Tensor, p: float, rng: np.random.Generator, max_shift: float = 0.08,
-                  max_kernel: int = 15) -> torch.Tensor:
-    """With probability `p` per sample: shift (up to `max_shift` of the size) and dilate or erode
-    (square kernel up to `max_kernel`) a Bx1xHxW soft mask -- a drifting Clue to learn to correct."""
-    if p <= 0:
-        return prob
-    out = prob.clone()
-    h, w = prob.shape[-2:]
-    for i in range(prob.shape[0]):
-        if rng.random() >= p:
-            continue
-        m = out[i:i + 1]
-        dy, dx = (int(rng.integers(-int(max_shift * s), int(max_shift * s) + 1)) for s in (h, w))
-        m = torch.roll(m, shifts=(dy, dx), dims=(2, 3))
-        if dy > 0:
-            m[..., :dy, :] = 0
-        elif dy < 0:
-            m[..., dy:, :] = 0
-        if dx > 0:
-            m[..., :, :dx] = 0
-        elif dx < 0:
-            m[..., :, dx:] = 0
-        k = int(rng.integers(1, max_kernel // 2 + 1)) * 2 + 1
-        if rng.random() < 0.5:
-            m = F.max_pool2d(m, k, stride=1, padding=k // 2)
-        else:
-            m = -F.max_pool2d(-m, k, stride=1, padding=k // 2)
-        out[i:i + 1] = m
-    return out
-
-
 def clip_loss(decoder: CRVOSDecoder, clips: tuple[torch.Tensor, ...], rng: np.random.Generator,
               perturb_first: float, perturb_later: float, bf16: bool = False) -> float:
     """Run a batch of clips recurrently and back-propagate the cross-entropy of frames 1..T-1 (each
@@ -189,12 +158,13 @@ def clip_loss(decoder: CRVOSDecoder, clips: tuple[torch.Tensor, ...], rng: np.ra
 
 def dev_eval(decoder: CRVOSDecoder, backbone: Backbone, root: Path, sequences: list[str], out_dir: Path,
              height: int, max_frames: int | None) -> dict:
-    """J&F of a copy of `decoder` on the dev sequences (backbone via ONNX Runtime, decoder eager)."""
+    """J&F of a copy of `decoder` on the dev sequences (backbone via ONNX Runtime, decoder eager), without
+    first-frame fine-tuning (seconds a sequence; the check compares what training learned)."""
     from rtvos.evaluation.runner import evaluate
 
     frozen = copy.deepcopy(decoder).eval()  # the torch engine switches its module to eval/channels_last
     summary = evaluate(lambda: CRVOSSegmenter(backbone=backbone, decoder=frozen, height=height, decoder_backend="torch",
-                                              precision="fp32"),
+                                              precision="fp32", finetune_steps=0),
                        root, out_dir, sequences=list(sequences), progress=False, max_frames=max_frames)
     return {k: summary[k] for k in ("J", "F", "JF", "fps", "frames")} | {
         "per_sequence": {s: round((v["J"] + v["F"]) / 2, 4) for s, v in summary["sequences"].items()}}

@@ -30,7 +30,7 @@ import torch
 from rtvos.engines import EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.frtm import FRTM_SPEC, TRAIN_COMMAND
-from rtvos.models.frtm.augment import augment_first_frame
+from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.frtm.memory import SampleMemory, hard_negative_emphasis
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.target_model import TargetModel

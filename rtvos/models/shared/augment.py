@@ -1,5 +1,6 @@
-"""FRTM's first-frame augmentation: cut the target out, inpaint the background, paste back a randomly
-warped (affine) and blurred copy of the target. Gives the target model a varied first-frame dataset."""
+"""First-frame augmentation: cut the target out, inpaint the background, paste back a randomly warped
+(affine) and blurred copy of the target. Gives what adapts to the first frame a varied dataset: FRTM's
+target model, CRVOS's fine-tuned decoder (the copies as frames where the object moved)."""
 
 from __future__ import annotations
 
