@@ -4,8 +4,9 @@
         --sizes 854x480,427x240 --frames 60
 
 Each cell is `rtvos bench` (the segmenter alone, synthetic frames at that size, warm-up first, only
-`step` timed) in a fresh process. Rows are interleaved by size so noise spreads evenly. Prints a
-table with each backend's speed-up over torch, writes JSON to benchmarks/results/backends.json.
+`step` timed; the start, first-frame fine-tuning included, reported beside it) in a fresh process.
+Rows are interleaved by size so noise spreads evenly. Prints a table with each backend's speed-up over
+torch, writes JSON to benchmarks/results/backends.json.
 A model may carry its own options: `--models frtm-fast,frtm-fast@zoom=2` (`@KEY=VALUE`, repeatable;
 `--option` applies to every model).
 """
@@ -49,13 +50,14 @@ def main() -> int:
             for backend in args.backends.split(","):
                 print(f"{entry} [{backend}] {size} ...", file=sys.stderr)
                 rows.append(bench(model, backend, size, args.frames, args.option + own))
-    print(f"\n{'model':18s} {'backend':12s} {'precision':9s} {'input':>9s} {'fps':>7s} {'p50 ms':>8s} {'p99 ms':>8s} {'vs torch':>9s}")
+    print(f"\n{'model':18s} {'backend':12s} {'precision':9s} {'input':>9s} {'fps':>7s} {'p50 ms':>8s} {'p99 ms':>8s} "
+          f"{'start s':>8s} {'vs torch':>9s}")
     for r in rows:
         ref = next((x for x in rows if x["model"] == r["model"] and x["options"] == r["options"]
                     and x["input"] == r["input"] and x["backend"] == "torch"), None)
         speedup = f"{r['fps'] / ref['fps']:.2f}x" if ref else "-"
         print(f"{setting_name(r['model'], r['options']):18s} {r['backend']:12s} {r.get('precision', 'fp32'):9s} {r['input']:>9s} {r['fps']:7.1f} "
-              f"{r['latency_ms']['p50']:8.1f} {r['latency_ms']['p99']:8.1f} {speedup:>9s}")
+              f"{r['latency_ms']['p50']:8.1f} {r['latency_ms']['p99']:8.1f} {r['start_ms'] / 1000:8.1f} {speedup:>9s}")
     write_results(args.json, {"rows": rows})
     return 0
 

@@ -30,6 +30,18 @@ def write_results(path: str | Path, results: dict) -> None:
 
 
 def setting_name(model: str, options: dict) -> str:
-    """`model` or `model@key=value...` (sorted; the engine's precision left out): how backends.py takes
-    a model with its own options and how results are joined on them."""
-    return "@".join([model, *(f"{k}={v}" for k, v in sorted(options.items()) if k != "precision")])
+    """`model` or `model@key=value...` (sorted; the engine's precision and the progress bar left out; numbers
+    in one spelling, so 3e-4 as typed and 0.0003 as parsed name the same setting): how backends.py takes a
+    model with its own options and how results are joined on them."""
+    return "@".join([model, *(f"{k}={option_value(v)}" for k, v in sorted(options.items())
+                               if k not in ("precision", "progress"))])
+
+
+def option_value(value) -> str:
+    """An option's value as a setting's name spells it: numbers by `g` (2, 0.5, 0.0003), the rest as text."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
