@@ -97,6 +97,9 @@ class CRVOSConfig:
     finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0: none). By 3-fold
                                  # cross-validation: 59.7 -> 82.6 J&F, every fold, 28 of 30 sequences; about
                                  # 27 s at the start on 2 cores (benchmarks/RESULTS.md, sixteenth session)
+                                 # An object added later restarts every object: the same wait again.
+                                 # backend tensorrt would compile the tuned copy at every start (minutes;
+                                 # not measured, no GPU here): use decoder_backend=torch there.
     finetune_samples: int = 16   # augmented copies of each object's first window to fine-tune on
     finetune_batch: int = 4
     finetune_lr: float = 3e-4    # 3e-4 by cross-validation (1e-4: 80.0, 1e-3: 81.5)
