@@ -170,17 +170,20 @@ class CRVOSSegmenter(Segmenter):
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         self._first_clues(label)
         if self.finetuning:  # a copy fine-tuned on this frame, its engines for this stream alone
-            self.decoder_engines = EngineCache(self._finetuned(frame, label), self.decoder_backend,
-                                               self.decoder_calibration, keep=False)
+            self._use(EngineCache(self._finetuned(frame, label), self.decoder_backend, self.decoder_calibration,
+                                  keep=False), frame)
         else:
-            self.decoder_engines = self.packaged_engines
-        with torch.no_grad():  # build (export / load) and warm up both engines here, not in the first step
-            self._decode(*self._inputs(frame))
+            self._use(self.packaged_engines, frame)
 
     def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
         """The backbone's engine and the packaged decoder's (a start would fine-tune for seconds)."""
         self._first_clues(label)
-        self.decoder_engines = self.packaged_engines
+        self._use(self.packaged_engines, frame)
+
+    def _use(self, decoder_engines: EngineCache, frame: np.ndarray) -> None:
+        """Decode with these engines from now on; build (export / load) and warm up them and the backbone's
+        here, not in the first step."""
+        self.decoder_engines = decoder_engines
         with torch.no_grad():
             self._decode(*self._inputs(frame))
 
@@ -216,12 +219,10 @@ class CRVOSSegmenter(Segmenter):
     def _finetuned(self, frame: np.ndarray, label: np.ndarray) -> CRVOSDecoder:
         """A copy of the decoder fine-tuned on the first frame's samples (cross-entropy, the Clue drifted
         for a `finetune_perturb` share of them), within the step and time budget."""
-        rng = np.random.default_rng(self.cfg.seed)
-        torch.manual_seed(self.cfg.seed)
+        rng = np.random.default_rng(self.cfg.seed)  # every draw (samples, batches, drifts) comes from it
         images, targets, clues = self._finetune_samples(frame, label, rng)
-        with torch.no_grad():  # the frozen backbone once per sample, eager (no engine for this batch)
-            feats = [self.backbone(preprocess(image, self.proc_hw)) for image in images]
-        f4, f8, f16 = (torch.cat([f[i] for f in feats]) for i in range(3))
+        with torch.no_grad():  # the frozen backbone, all samples in one eager pass (no engine for this batch)
+            f4, f8, f16 = self.backbone(torch.cat([preprocess(image, self.proc_hw) for image in images]))
         decoder = copy.deepcopy(self.decoder).eval()  # eval: the tuned blocks keep their BatchNorm statistics
         n, b = len(images), min(self.cfg.finetune_batch, len(images))
 
