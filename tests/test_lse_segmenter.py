@@ -10,6 +10,7 @@ from helpers import striped_disc_scene
 from rtvos.evaluation.metrics import iou
 from rtvos.models import create_segmenter
 from rtvos.models.lse import SPEC
+from rtvos.models.lse.geometry import IGNORE
 from rtvos.models.target import Target, boxes_of
 
 needs_checkpoint = pytest.mark.skipif(not SPEC.checkpoint_path.is_file(), reason=f"no trained network at "
@@ -94,6 +95,23 @@ def test_its_own_box_start_follows_box_init_with_its_own_network():
 
 
 @needs_checkpoint
+def test_the_first_frame_fine_tuning_also_learns_from_augmented_copies_labelled_as_the_frame_is():
+    """Each augmented copy of the first frame adds a crop. From a box, its labels are the box's: the
+    confident part foreground, the rest of the box unlabelled, outside it background; so are the copies'."""
+    frames = striped_disc_scene([(200, 180)])
+    image, mask = frames[0]
+    for target, unlabelled in ((mask, False), (Target.from_boxes(boxes_of(mask)), True)):
+        seg = lse(finetune_steps=2, finetune_augment=5)
+        seg.start(image, target)
+        ob = seg.objects[1]
+        assert len(ob.images) == len(ob.labels) == ob.report["crops"] == seg.cfg.finetune_crops + 5
+        for labels in ob.labels[seg.cfg.finetune_crops:]:
+            assert (labels == 1).any() and (labels == 0).any()
+            assert (labels == IGNORE).any() == unlabelled
+        assert not any(np.array_equal(ob.images[0], copy) for copy in ob.images[seg.cfg.finetune_crops:])
+
+
+@needs_checkpoint
 def test_two_passes_adapt_the_head_once_on_a_sample_of_the_first_pass_and_restart_from_it():
     frames = striped_disc_scene([(150 + 8 * i, 180 + 2 * i) for i in range(10)])
     target = Target.from_boxes(boxes_of(frames[0][1]))
@@ -122,7 +140,8 @@ def test_what_was_adapted_serves_only_the_same_start_and_an_object_never_found_i
     seg = lse(adapt_steps=5)
     seg.start(frames[0][0], frames[0][1])
     seg.adapt()                                                    # nothing scanned: the head stays
-    assert seg.adapted[1].report["adapted"] == {"steps": 0, "why": "not found in the first pass", "crops": 6,
+    crops = seg.cfg.finetune_crops + seg.cfg.finetune_augment
+    assert seg.adapted[1].report["adapted"] == {"steps": 0, "why": "not found in the first pass", "crops": crops,
                                                 "scanned": 0}
     seg.start(frames[1][0], frames[1][1])                          # another first frame: fine-tuned anew
     assert "adapted" not in seg.objects[1].report

@@ -3,15 +3,16 @@
 start(): a box becomes the first mask `box_init`'s way, as for every model (rtvos.models.target; LSE's
 ways run on this segmenter's own network). Per object, the pre-trained network's foreground branch
 (lse.pt) is copied and fine-tuned on the first frame within a step and time budget, with a progress
-bar: on crops around the object (its box jittered, flipped, at several margins), labelled by the mask
-when the target is a mask, and -- the paper's rule for a box (`box_labels="paper"`) -- by the
+bar: on crops around the object (its box jittered, flipped, at several margins) and around it in
+augmented copies of the frame (the object warped and pasted back, as CRVOS's and FRTM's first frames),
+labelled by the mask when the target is a mask, and -- the paper's rule for a box (`box_labels="paper"`) -- by the
 pre-trained network's confident (>= 0.6) pixels inside the box as foreground, everything outside the
 box as background, the rest unlabelled (when nothing is confident, the first mask stands in). The
 first mask itself as the labels (`box_labels="mask"`) measured worse (benchmarks/RESULTS.md). The
 object's reference embedding r is the median LSE of its foreground pixels. Only the foreground head is
-fine-tuned, on the trunk's features computed once: the paper retrains the whole network for 20 epochs
-on a GPU; on a 2-core CPU that takes minutes, the head alone a second, and the embeddings stay what
-pre-training made them.
+fine-tuned, on the trunk's features computed once, 8 crops a step: the paper retrains the whole network
+for 20 epochs on a GPU; on a 2-core CPU that takes minutes, the head alone seconds, and the embeddings
+stay what pre-training made them.
 
 step(): per object, zoom in: the crop around its last box grown by `margin` (geometry.crop_box) at
 CROP x CROP; the foreground branch and the LSE's similarity to r are averaged (the fusion) and pasted
@@ -50,6 +51,7 @@ from rtvos.models.lse.losses import foreground_loss
 from rtvos.models.lse.net import LSENetwork, fuse, references
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.shared.backbone import PYRAMID_TAPS, Backbone, preprocess
 from rtvos.models.shared.box_init import grabcut, or_shrunk_box, pixel_box
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
@@ -168,9 +170,13 @@ class LSEConfig:
     snap_eps: float = 1e-3          # ... and its regularisation. 3 and 1e-3 by 3-fold cross-validation: from
                                     # boxes 48.8 -> 58.3 J&F, every fold (1, 2, 4 cells: 51.5, 54.5, 57.8;
                                     # eps 1e-2, 1e-4: 55.0, 57.0; benchmarks/RESULTS.md, thirteenth session)
-    finetune_steps: int = 100       # first-frame fine-tuning of the foreground head: Adam steps ...
-    finetune_seconds: float = 5.0   # ... or this much time per object, whichever ends first (0: none)
-    finetune_crops: int = 6         # crops of the first frame to fine-tune on
+    finetune_steps: int = 400       # first-frame fine-tuning of the foreground head: Adam steps ...
+    finetune_seconds: float = 30.0  # ... or this much time per object, whichever ends first (0: none)
+    finetune_crops: int = 6         # crops of the first frame to fine-tune on ...
+    finetune_augment: int = 32      # ... and augmented copies of it (the object warped, shared/augment.py), a crop
+                                    # each. 32 copies, 400 steps of 8 crops by cross-validation: from boxes 58.3 ->
+                                    # 59.6 J&F (J 64.1), start 3 -> 7 s (benchmarks/RESULTS.md, seventeenth session)
+    finetune_batch: int = 8         # crops per fine-tuning step (0: all of them)
     finetune_lr: float = 1e-3
     box_labels: str = "paper"       # what a box start fine-tunes on: paper | mask | mask-in-box (BOX_LABELS)
     adapt_frames: int = 12          # two passes: first-pass frames kept per object to adapt on (a reservoir)
@@ -256,12 +262,12 @@ class LSESegmenter(Segmenter):
             labels[mask] = 1.0
         return labels
 
-    def _crops(self, frame: np.ndarray, labels: np.ndarray, box: Box, rng: np.random.Generator):
-        """Fine-tuning crops around `box`: the tracker's own crop first, then jittered, flipped ones."""
+    def _crops(self, frame: np.ndarray, labels: np.ndarray, box: Box, rng: np.random.Generator, count: int):
+        """`count` fine-tuning crops around `box`: the tracker's own crop first, then jittered, flipped ones."""
         images, maps = [], []
         x0, y0, x1, y1 = box
         bw, bh = x1 - x0, y1 - y0
-        for j in range(max(1, self.cfg.finetune_crops)):
+        for j in range(max(1, count)):
             if j == 0:
                 b, margin, flip = box, self.cfg.margin, False
             else:
@@ -273,6 +279,20 @@ class LSESegmenter(Segmenter):
             images.append(crop(frame, cb, CROP, flip=flip))
             maps.append(crop(labels, cb, MAP, flip=flip, interpolation=cv2.INTER_NEAREST, fill=IGNORE))
         return images, torch.from_numpy(np.stack(maps))
+
+    def _augmented_crops(self, frame: np.ndarray, labels: np.ndarray, rng: np.random.Generator):
+        """One crop around the object in each of `finetune_augment` augmented copies of the first frame: the
+        object, its unlabelled pixels with it, cut out, warped and pasted back (rtvos.models.shared.augment)."""
+        values = np.array([0.0, 1.0, IGNORE], np.float32)  # the labels as classes of a label image, to warp
+        classes = np.select([labels == 1, labels == IGNORE], [1, 2], 0).astype(np.uint8)
+        images, maps = [], [torch.zeros((0, MAP, MAP))]
+        for image, warped in augment_first_frame(frame, classes, self.cfg.finetune_augment, rng):
+            box = mask_box(warped > 0)
+            if box is not None:  # (None: warped out of the frame)
+                more, more_maps = self._crops(image, values[warped], box, rng, 1)
+                images += more
+                maps.append(more_maps)
+        return images, torch.cat(maps)
 
     def _tune_head(self, net: LSENetwork, images: list[np.ndarray], labels: torch.Tensor, r: torch.Tensor | None,
                    steps: int, seconds: float, batch: int, desc: str) -> tuple[dict, torch.Tensor]:
@@ -313,11 +333,13 @@ class LSESegmenter(Segmenter):
         labels_full = self._first_frame_labels(frame, mask, given)
         rng = np.random.default_rng([self.cfg.seed, k])
         torch.manual_seed(self.cfg.seed)
-        images, labels = self._crops(frame, labels_full, box, rng)
+        images, labels = self._crops(frame, labels_full, box, rng, self.cfg.finetune_crops)
+        more, more_labels = self._augmented_crops(frame, labels_full, rng)
+        images, labels = images + more, torch.cat([labels, more_labels])
         net = copy.deepcopy(self.pretrained)
         net.foreground.requires_grad_(True)  # (a network saved mid-training may carry a stage's freezing)
         report, r_each = self._tune_head(net, images, labels, None, self.cfg.finetune_steps, self.cfg.finetune_seconds,
-                                         len(images), f"lse: fine-tuning on object {k}")
+                                         self.cfg.finetune_batch or len(images), f"lse: fine-tuning on object {k}")
         report.update(crops=len(images), from_box=given is not None)
         return ObjectState(net=net, r=r_each[0], box=box, margin=self.cfg.margin, report=report,
                            images=images, labels=list(labels), first=len(images))

@@ -57,7 +57,8 @@ class PLMConfig:
     finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0 = no fine-tuning)
     finetune_pairs: int = 150       # pairs made from the first frame (shared among the objects)
     finetune_batch: int = 25
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 3e-4       # 59.5 / 61.0 / 60.9 J&F at 1e-4 / 3e-4 / 1e-3 (300 steps; 600 steps at 1e-4:
+                                    # 61.1, twice the start; benchmarks/RESULTS.md, seventeenth session)
     progress: bool = True           # a progress bar while fine-tuning (stderr)
     checkpoint: str = ""            # pre-trained network; "" = the packaged rtvos/models/plm/plm.pt
     backend: str = "auto"           # extractor engine: auto | torch | onnxruntime | tensorrt

@@ -1,6 +1,7 @@
 """First-frame augmentation: cut the target out, inpaint the background, paste back a randomly warped
 (affine) and blurred copy of the target. Gives what adapts to the first frame a varied dataset: FRTM's
-target model, CRVOS's fine-tuned decoder (the copies as frames where the object moved)."""
+target model, CRVOS's fine-tuned decoder, LSE's foreground head (the copies as frames where the object
+moved)."""
 
 from __future__ import annotations
 
