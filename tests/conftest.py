@@ -9,6 +9,20 @@ REPO = Path(__file__).resolve().parents[1]
 DAVIS_ROOT = Path(os.environ.get("RTVOS_DAVIS_ROOT", REPO.parent / "shared" / "data" / "davis2016-train"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_run_files(tmp_path_factory):
+    """Run files (how `rtvos ctl` finds a run by its topic) go to a folder of this test session, inherited
+    by the pipelines the tests start: a run file left by a killed run elsewhere, or by an earlier test on
+    a port the system hands out again, cannot answer for a topic here."""
+    previous = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = str(tmp_path_factory.mktemp("runtime"))
+    yield
+    if previous is None:
+        os.environ.pop("XDG_RUNTIME_DIR", None)
+    else:
+        os.environ["XDG_RUNTIME_DIR"] = previous
+
+
 @pytest.fixture
 def davis_root() -> Path:
     if not (DAVIS_ROOT / "JPEGImages" / "480p").is_dir():
