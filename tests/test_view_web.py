@@ -40,8 +40,8 @@ def fetch(url: str, body: bytes | None = None) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
-def test_every_request_needs_the_token_and_bad_requests_are_refused():
-    topic = f"tcp://127.0.0.1:{port()}"  # nothing publishes there: no picture yet, no run to steer
+def test_every_request_needs_the_token_and_bad_requests_are_refused(tmp_path):
+    topic = f"ipc://{tmp_path}/nothing"  # nothing publishes there, ever: no picture yet, no run file, no run to steer
     feed, steering = LiveFeed(topic), Steering(topic)
     server = make_server("127.0.0.1", 0, feed, steering, token="secret")
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -60,8 +60,7 @@ def test_every_request_needs_the_token_and_bad_requests_are_refused():
             code, reply = fetch(f"{base}/control?token=secret", body)
             assert code == 400 and json.loads(reply)["ok"] is False, body
         code, reply = fetch(f"{base}/control?token=secret", b'{"op": "reset"}')
-        error = json.loads(reply)["error"]
-        assert code == 409 and topic in error and ("no run publishing" in error or "has ended" in error), error
+        assert code == 409 and "no run publishing" in json.loads(reply)["error"]  # refused with the reason
     finally:
         server.closing = True
         server.shutdown()
