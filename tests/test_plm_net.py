@@ -64,3 +64,29 @@ def test_tuned_blocks_need_a_backbone_that_reaches_the_stride16_tap():
 
     with pytest.raises(ValueError, match="stride-16"):
         with_tuned_blocks(Backbone(taps=(2, 4)), PLMNet(hidden=32, tuned_blocks=1).tuned)
+
+
+def test_a_network_trained_on_lite2_is_served_lite2s_features_at_the_same_strides(tmp_path):
+    """A network pre-trained with --backbone lite2 records it; the segmenter's extractor must then run
+    Lite2 at the blocks that end each of PLM's strides, the maps pre-training learned on."""
+    import numpy as np
+
+    from rtvos.models.checkpoint import save_checkpoint
+    from rtvos.models.plm.net import TAP_STRIDES, plm_taps
+    from rtvos.models.plm.segmenter import PLMSegmenter, load_pretrained
+    from rtvos.models.plm.train import TrainingExtractor
+    from rtvos.models.shared.backbone import LITE0, LITE2
+
+    assert plm_taps(LITE0) == (0, 2, 4, 10, 15)  # the taps every packaged Lite0 network was trained on
+    save_checkpoint(tmp_path / "lite2.pt", PLMNet(hidden=32, backbone="lite2"), {})
+    net = load_pretrained(tmp_path / "lite2.pt")  # the variant comes back from the file
+    assert net.variant == LITE2 and "backbone" not in PLMNet(hidden=32).config
+    assert net.config["channels"] == [16, 24, 48, 120, 352]
+    crops = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
+    learned = TrainingExtractor("torch", variant=LITE2)(crops, None)
+    served = PLMSegmenter(net=net, backend="torch", progress=False).extractor(crops)
+    assert [f.shape[-1] for f in served] == [96 // s for s in TAP_STRIDES]
+    assert [f.shape[1] for f in served] == net.config["channels"]
+    assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(served, learned))
+    flat, skip = net.compress(served)
+    assert net(flat, flat, skip).shape == (2, 1, MAP, MAP)

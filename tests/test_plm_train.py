@@ -8,8 +8,9 @@ from rtvos.models.plm.net import PLMNet
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("more", [[], ["--tune-blocks", "2", "--lucid-clips", "1", "--synthetic-p", "1"]],
-                         ids=["davis", "tuned-blocks-synthetic-clips"])
+@pytest.mark.parametrize("more", [[], ["--tune-blocks", "2", "--lucid-clips", "1", "--synthetic-p", "1"],
+                                  ["--backbone", "lite2", "--tune-blocks", "1"]],
+                         ids=["davis", "tuned-blocks-synthetic-clips", "lite2"])
 def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path, more):
     from rtvos.models.plm import train as plm_train
     from rtvos.models.plm.segmenter import load_pretrained
@@ -23,7 +24,8 @@ def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path, mo
     sidecar = json.loads((tmp_path / "best.json").read_text())
     assert sidecar["model"] == "plm" and sidecar["step"] == 3
     assert not set(sidecar["data"]["train_sequences"]) & set(DEV_SEQUENCES)
-    if more:  # every step drew its pairs from the synthetic clips
+    assert net.config.get("backbone", "lite0") == ("lite2" if "lite2" in more else "lite0")
+    if "--synthetic-p" in more:  # every step drew its pairs from the synthetic clips
         assert sidecar["data"]["synthetic"] == {"lucid": 1, "ecssd": 2 if photos else 0, "clip_len": 12,
                                                 "size_hw": [256, 448], "p": 1.0}
 

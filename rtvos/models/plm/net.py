@@ -1,4 +1,4 @@
-"""PLM's pixel-level matching network on the frozen EfficientNet-Lite0 extractor.
+"""PLM's pixel-level matching network on a frozen EfficientNet-Lite extractor (Lite0; Lite2 with `backbone`).
 
     query  (crop of the reference, background removed) --\\                         /-- FC --> 48x48 table
                                                       extractor -> compressors -> concat      |
@@ -8,8 +8,10 @@
 - Extractor: the pretrained EfficientNet-Lite0 (frozen, as the paper freezes its extractor when
   fine-tuning) instead of the paper's VGG-like stack trained from scratch: ImageNet features are what
   make a few thousand DAVIS frames enough, and it is the backbone every rtvos model already ships.
-  Features of every depth: blocks 0/2/4/10/15 (strides 2/4/8/16/32; 16/24/40/112/320 channels), on a
-  96x96 crop (the paper: 100x100; 96 is a multiple of 32 for the extractor).
+  Features of every depth: the last block at each of strides 2/4/8/16/32 (`plm_taps`; on Lite0 blocks
+  0/2/4/10/15 with 16/24/40/112/320 channels, on Lite2 0/3/6/14/20 with 16/24/48/120/352), on a 96x96
+  crop (the paper: 100x100; 96 is a multiple of 32 for the extractor). The network records the variant
+  (`backbone`, as FRTM's R does) and the segmenter runs its extractor on it.
 - Compressors (one per depth, shared by both streams): 3x3 conv to ceil(C/16) channels, ReLU, LRN
   (size 5, alpha 1e-4, beta 0.75), as in the paper.
 - Matching: query and search compressed features flattened and concatenated (2 x 4320 values), FC to
@@ -35,13 +37,25 @@ import torch.nn.functional as F
 from torch import nn
 
 from rtvos.engines import EngineCache
-from rtvos.models.shared.backbone import STRIDE16_TAP, Backbone, owned_blocks, tap_channels
+from rtvos.models.shared.backbone import (
+    LITE0,
+    Backbone,
+    LiteVariant,
+    backbone_record,
+    backbone_variant,
+    owned_blocks,
+    tap_channels,
+)
 from rtvos.models.shared.int8_calibration import backbone_int8
 
-TAPS = (0, 2, 4, 10, 15)                 # EfficientNet-Lite0 blocks: strides 2 / 4 / 8 / 16 / 32
-FEATURE_CHANNELS = tap_channels(TAPS)    # 16 / 24 / 40 / 112 / 320
+TAP_STRIDES = (2, 4, 8, 16, 32)          # the extractor's features PLM compresses: one map per stride
 CROP = 96                                # network input (query and search), pixels
 MAP = CROP // 2                          # output grid (stride 2)
+
+
+def plm_taps(variant: LiteVariant = LITE0) -> tuple[int, ...]:
+    """The blocks of `variant` PLM takes features from: the last at each of TAP_STRIDES."""
+    return tuple(variant.last_block_at(s) for s in TAP_STRIDES)
 
 
 class Compressor(nn.Module):
@@ -64,15 +78,19 @@ class PLMNet(nn.Module):
     query's flat vector is computed once per target and reused for every candidate.
     """
 
-    def __init__(self, channels: tuple[int, ...] = FEATURE_CHANNELS, crop: int = CROP, hidden: int = 256,
-                 dc_layers: int = 6, skip: bool = True, dropout: float = 0.2, tuned_blocks: int = 0):
+    def __init__(self, channels: tuple[int, ...] | None = None, crop: int = CROP, hidden: int = 256,
+                 dc_layers: int = 6, skip: bool = True, dropout: float = 0.2, tuned_blocks: int = 0,
+                 backbone: str = LITE0.key):
         super().__init__()
+        self.variant = backbone_variant(backbone)  # the EfficientNet-Lite whose features it matches
+        channels = tuple(channels or tap_channels(plm_taps(self.variant), self.variant))
         self.crop, self.map_size, self.skip = crop, crop // 2, skip
         self.config = {"channels": list(channels), "crop": crop, "hidden": hidden, "dc_layers": dc_layers,
-                       "skip": skip, "dropout": dropout} | ({"tuned_blocks": tuned_blocks} if tuned_blocks else {})
+                       "skip": skip, "dropout": dropout} | ({"tuned_blocks": tuned_blocks} if tuned_blocks else {}) | \
+                      backbone_record(self.variant)
         # the extractor's last `tuned_blocks` blocks below its stride-16 tap, fine-tuned with the network
         # (rtvos train plm --tune-blocks); the segmenter puts them into its extractor (`with_tuned_blocks`)
-        self.tuned = owned_blocks(tuned_blocks, channels[TAPS.index(STRIDE16_TAP)])
+        self.tuned = owned_blocks(tuned_blocks, channels[TAP_STRIDES.index(16)], self.variant)
         self.compressors = nn.ModuleList(Compressor(c) for c in channels)
         sizes = [crop // 2]
         for _ in channels[1:]:
@@ -112,12 +130,15 @@ class PLMNet(nn.Module):
 
 
 class Extractor:
-    """The frozen EfficientNet-Lite0 at PLM's taps (or at `taps`), one engine per batch shape (built on first use)."""
+    """The frozen EfficientNet-Lite at PLM's taps (or at `taps`), one engine per batch shape (built on first use)."""
 
     def __init__(self, backend: str = "auto", backbone: Backbone | None = None, precision: str = "fp32",
-                 taps: tuple[int, ...] = TAPS):
-        """`taps`: PLM's (the default), or others for pre-training that runs blocks of its own above them."""
-        self.backbone = backbone or Backbone(taps=taps)
+                 taps: tuple[int, ...] | None = None, variant: LiteVariant = LITE0):
+        """`taps`: PLM's on `variant` (the default), or others for pre-training that runs blocks of its own
+        above them; `backbone` (a ready one) brings its own variant."""
+        variant = backbone.variant if backbone is not None else variant
+        taps = plm_taps(variant) if taps is None else taps
+        self.backbone = backbone or Backbone(taps=taps, variant=variant)
         if tuple(self.backbone.taps) != tuple(taps):
             raise ValueError(f"PLM's extractor needs backbone taps {taps}, got {self.backbone.taps}")
         self.engines = EngineCache(self.backbone, backend, backbone_int8(precision))

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from rtvos.models.checkpoint import load_network
 from rtvos.models.plm import SPEC, TRAIN_COMMAND
 from rtvos.models.plm.geometry import candidate_boxes, full_frame_boxes, weighted_median
-from rtvos.models.plm.net import CROP, TAPS, Extractor, PLMNet
+from rtvos.models.plm.net import CROP, Extractor, PLMNet, plm_taps
 from rtvos.models.plm.samples import query_crop, search_sample
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
@@ -78,7 +78,8 @@ class PLMSegmenter(Segmenter):
         if not 0 <= self.cfg.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
-        backbone = Backbone(taps=TAPS)
+        variant = self.pretrained.variant  # the EfficientNet-Lite the network was trained on
+        backbone = Backbone(taps=plm_taps(variant), variant=variant)
         if self.pretrained.tuned is not None:  # the network's fine-tuned blocks go into its extractor
             backbone = with_tuned_blocks(backbone, self.pretrained.tuned)
         self.extractor = Extractor(self.cfg.backend, backbone, precision=self.cfg.precision)

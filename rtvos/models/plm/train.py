@@ -1,6 +1,6 @@
 """`rtvos train plm`: pre-train PLM's matching network (compressors, FC layers, decoding convs) on DAVIS
-pairs; the EfficientNet-Lite0 extractor stays frozen, but for the blocks --tune-blocks hands to the
-network. Runs in the shared training loop (rtvos.training.loop).
+pairs; the EfficientNet-Lite extractor (--backbone, default lite0) stays frozen, but for the blocks
+--tune-blocks hands to the network. Runs in the shared training loop (rtvos.training.loop).
 
     rtvos train plm --split all --no-dev --steps 7500   # the packaged network came from this (plm.json)
     rtvos train plm --smoke              # a run of seconds, for CI
@@ -14,6 +14,8 @@ network. Runs in the shared training loop (rtvos.training.loop).
   clips (rtvos.training.synthetic; the same clips the other trainers see, kept as frames).
 - --tune-blocks N: the network owns the extractor's last N blocks below the stride-16 tap, which learn
   at --tune-lr of its rate (`TrainingExtractor`); the segmenter runs its extractor with them.
+- --backbone lite2: the network matches EfficientNet-Lite2's features (it records the variant; the
+  segmenter's extractor runs Lite2).
 - Loss: binary cross-entropy on the 48x48 map (the paper uses L2 on raw outputs; BCE on logits is the
   usual choice for a probability map).  Adam with cosine decay over the budget.
 - Dev check: a fixed set of dev-split pairs (same sampler, fixed seed), scored by loss and mean IoU of
@@ -33,9 +35,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from rtvos.evaluation.davis import DavisDataset
-from rtvos.models.plm.net import CROP, MAP, TAPS, Extractor, PLMNet
+from rtvos.models.plm.net import CROP, MAP, Extractor, PLMNet, plm_taps
 from rtvos.models.plm.samples import query_crop, search_sample
-from rtvos.models.shared.backbone import STRIDE16_TAP, pretrained_blocks, processing_size
+from rtvos.models.shared.backbone import LITE0, LiteVariant, backbone_variant, pretrained_blocks, processing_size
 from rtvos.training import loop
 from rtvos.training.ecssd import EcssdDataset
 from rtvos.training.feature_cache import DEFAULT_HEIGHT
@@ -46,7 +48,12 @@ from rtvos.training.synthetic import (
     requested_clips,
     synthetic_clips,
 )
-from rtvos.training.tuned_blocks import add_tuning_arguments, frozen_taps, tuned_param_groups
+from rtvos.training.tuned_blocks import (
+    add_backbone_argument,
+    add_tuning_arguments,
+    frozen_taps,
+    tuned_param_groups,
+)
 
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
@@ -113,13 +120,15 @@ class TrainingExtractor:
     frozen engine stops below them, they run with gradients, and the frozen ImageNet blocks above them
     follow up to the stride-32 tap (the gradients pass through those to the tuned blocks)."""
 
-    def __init__(self, backend: str, below: int = STRIDE16_TAP):
-        """`below`: the tap the frozen engine stops at (STRIDE16_TAP: no tuned blocks, PLM's own taps)."""
-        if below == STRIDE16_TAP:
-            self.lower, self.upper = Extractor(backend), None
+    def __init__(self, backend: str, below: int | None = None, variant: LiteVariant = LITE0):
+        """`below`: the block of `variant` the frozen engine stops at (None, or its stride-16 tap: no
+        tuned blocks, PLM's own taps)."""
+        taps, top = plm_taps(variant), variant.stride16_tap
+        if below is None or below == top:
+            self.lower, self.upper = Extractor(backend, variant=variant), None
         else:
-            self.lower = Extractor(backend, taps=(*TAPS[:3], below))
-            self.upper = pretrained_blocks(STRIDE16_TAP + 1, TAPS[-1]).requires_grad_(False).eval()
+            self.lower = Extractor(backend, taps=(*taps[:3], below), variant=variant)
+            self.upper = pretrained_blocks(top + 1, taps[-1], variant=variant).requires_grad_(False).eval()
 
     def __call__(self, crops: np.ndarray, tuned: torch.nn.Module | None) -> tuple[torch.Tensor, ...]:
         features = self.lower(crops)
@@ -163,13 +172,15 @@ class PLMTrainer(loop.Trainer):
         p.add_argument("--dev-pairs", type=int, default=40, help="dev references (x --targets pairs) in the dev check")
         add_synthetic_arguments(p)
         add_tuning_arguments(p)
+        add_backbone_argument(p)
 
     def smoke(self, args: argparse.Namespace) -> None:
         args.refs, args.targets, args.min_gap, args.dev_pairs = 2, 2, 1, 2
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args = args
-        below = frozen_taps(args, "rtvos train plm")[-1]  # checks --tune-blocks before anything is loaded
+        variant = backbone_variant(args.backbone)
+        below = frozen_taps(args, "rtvos train plm", variant)[-1]  # checks --tune-blocks before anything is loaded
         self.train_frames = Frames.from_davis(root, train, args.max_frames, "loading train")
         self.synthetic = None
         info = {}
@@ -184,7 +195,7 @@ class PLMTrainer(loop.Trainer):
             info["synthetic"] = {"lucid": lucid, "ecssd": ecssd, "clip_len": args.synthetic_len,
                                  "size_hw": list(size_hw), "p": args.synthetic_p}
         # built here, before the loop seeds torch: building a backbone draws on torch's random state
-        self.extract = TrainingExtractor(args.backend, below)
+        self.extract = TrainingExtractor(args.backend, below, variant)
         self.dev = []
         if dev:
             dev_frames = Frames.from_davis(root, dev, args.max_frames, "loading dev")
@@ -196,7 +207,7 @@ class PLMTrainer(loop.Trainer):
 
     def build(self, args: argparse.Namespace) -> PLMNet:
         self.net = PLMNet(hidden=args.hidden, dc_layers=args.dc_layers, skip=not args.no_skip,
-                          tuned_blocks=args.tune_blocks)
+                          tuned_blocks=args.tune_blocks, backbone=args.backbone)
         return self.net
 
     def param_groups(self, network: PLMNet) -> list[dict]:
