@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from rtvos.models.plm.net import PLMNet
 
@@ -35,3 +36,26 @@ def test_a_bad_tune_blocks_is_refused_with_the_range(davis_root, tmp_path):
 
     with pytest.raises(SystemExit, match=r"--tune-blocks: tuned_blocks must be 0\.\.5"):
         plm_train.main(["--tune-blocks", "9", "--steps", "1", "--davis-root", str(davis_root), "--out", str(tmp_path)])
+
+
+def test_a_run_whose_network_segments_nothing_stops_with_an_error_that_says_so(davis_root, tmp_path, monkeypatch):
+    """A pre-training stuck below 0.5 everywhere (seen once: Lite2 at seed 0) must not end in a
+    checkpoint that scores ~0 J&F: the run stops and says why; one whose outputs do reach 0.5 runs on."""
+    from rtvos.models.plm import train as plm_train
+
+    def biased(bias: float):
+        class Biased(plm_train.PLMTrainer):
+            def build(self, args):
+                net = super().build(args)
+                with torch.no_grad():
+                    net.decoder[-1].bias.fill_(bias)  # every output ~0 (or ~1), whatever Adam's 3 steps do
+                return net
+        return Biased()
+
+    monkeypatch.setattr(plm_train, "STUCK_STEPS", 3)
+    args = ["--smoke", "--davis-root", str(davis_root)]
+    with pytest.raises(SystemExit, match="stuck: no output reached 0.5 in the last 3 steps"):
+        plm_train.loop.main(biased(-1e4), [*args, "--out", str(tmp_path / "stuck")])
+    assert not (tmp_path / "stuck" / "best.pt").exists()
+    assert plm_train.loop.main(biased(1e4), [*args, "--out", str(tmp_path / "segments")]) == 0
+    assert (tmp_path / "segments" / "best.pt").is_file()

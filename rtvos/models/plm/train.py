@@ -16,6 +16,9 @@ pairs; the EfficientNet-Lite extractor (--backbone, default lite0) stays frozen,
   at --tune-lr of its rate (`TrainingExtractor`); the segmenter runs its extractor with them.
 - --backbone lite2: the network matches EfficientNet-Lite2's features (it records the variant; the
   segmenter's extractor runs Lite2).
+- A stuck run stops: when no output of STUCK_STEPS steps in a row reached 0.5 (the network segments
+  nothing; seen once, Lite2 at --seed 0: loss flat at ~0.19), the run ends with an error that says so,
+  not with a checkpoint that scores ~0 J&F.
 - Loss: binary cross-entropy on the 48x48 map (the paper uses L2 on raw outputs; BCE on logits is the
   usual choice for a probability map).  Adam with cosine decay over the budget.
 - Dev check: a fixed set of dev-split pairs (same sampler, fixed seed), scored by loss and mean IoU of
@@ -48,16 +51,12 @@ from rtvos.training.synthetic import (
     requested_clips,
     synthetic_clips,
 )
-from rtvos.training.tuned_blocks import (
-    add_backbone_argument,
-    add_tuning_arguments,
-    frozen_taps,
-    tuned_param_groups,
-)
+from rtvos.training.tuned_blocks import add_backbone_argument, add_tuning_arguments, frozen_taps, tuned_param_groups
 
 HERE = Path(__file__).resolve()
 MIN_AREA = 400
 DEV_SEED = 12345
+STUCK_STEPS = 500  # steps in a row with no output above 0.5 that end a run as stuck (every batch holds objects)
 
 
 class Frames:
@@ -179,6 +178,7 @@ class PLMTrainer(loop.Trainer):
 
     def prepare(self, args: argparse.Namespace, root: Path, train: list[str], dev: list[str]) -> dict:
         self.args = args
+        self.steps_done, self.last_foreground = 0, 0  # this process's steps; the last that segmented something
         variant = backbone_variant(args.backbone)
         below = frozen_taps(args, "rtvos train plm", variant)[-1]  # checks --tune-blocks before anything is loaded
         self.train_frames = Frames.from_davis(root, train, args.max_frames, "loading train")
@@ -221,6 +221,13 @@ class PLMTrainer(loop.Trainer):
         logits = pair_logits(self.net, self.extract(q, tuned), self.extract(s, tuned), a.targets)
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
         loss.backward()
+        self.steps_done += 1
+        if bool((logits.detach() > 0).any()):
+            self.last_foreground = self.steps_done
+        elif self.steps_done - self.last_foreground >= STUCK_STEPS:
+            raise SystemExit(f"rtvos train plm: stuck: no output reached 0.5 in the last {STUCK_STEPS} steps "
+                             f"(loss {float(loss.detach()):.3f}), so the network segments nothing; start again with "
+                             f"another --seed (seed {a.seed} here)")
         return float(loss.detach())
 
     def evaluate(self) -> dict | None:
