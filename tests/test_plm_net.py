@@ -1,5 +1,6 @@
 """PLM's matching network (rtvos/models/plm/net.py)."""
 
+import pytest
 import torch
 
 from rtvos.models.plm.net import MAP, PLMNet
@@ -13,21 +14,24 @@ def test_network_shapes():
     assert net(flat, flat, skip).shape == (3, 1, MAP, MAP)
 
 
-def test_tuned_blocks_give_the_segmenters_extractor_the_features_pretraining_learned_on():
+@pytest.mark.parametrize("backbone,below", [("lite0", 8), ("lite2", 12)])  # the stride-16 tap (10; 14) less two
+def test_tuned_blocks_give_the_segmenters_extractor_the_features_pretraining_learned_on(backbone, below):
     """With --tune-blocks, pre-training runs the network's blocks between a frozen engine and the frozen
     blocks above (TrainingExtractor); the segmenter's extractor must then give the same five maps, and
-    they must differ from the ImageNet extractor's from the tuned blocks up only."""
+    they must differ from the ImageNet extractor's from the tuned blocks up only -- on either backbone."""
     import numpy as np
 
     from rtvos.models.plm.net import Extractor
     from rtvos.models.plm.segmenter import PLMSegmenter
     from rtvos.models.plm.train import TrainingExtractor
+    from rtvos.models.shared.backbone import backbone_variant
 
-    net = PLMNet(hidden=32, tuned_blocks=2).eval()
+    variant = backbone_variant(backbone)
+    net = PLMNet(hidden=32, tuned_blocks=2, backbone=backbone).eval()
     assert net.config["tuned_blocks"] == 2 and "tuned_blocks" not in PLMNet().config
     crops = np.random.default_rng(0).integers(0, 256, (4, 96, 96, 3), dtype=np.uint8)
-    plain = Extractor("torch")(crops)
-    training = TrainingExtractor("torch", below=8)  # the stride-16 tap (10) less the two tuned blocks
+    plain = Extractor("torch", variant=variant)(crops)
+    training = TrainingExtractor("torch", below=below, variant=variant)
     with torch.no_grad():
         assert all(torch.allclose(a, b, atol=1e-4) for a, b in zip(training(crops, net.tuned), plain))  # ImageNet's at first
         g = torch.Generator().manual_seed(2)
@@ -58,12 +62,15 @@ def test_pretraining_gradients_reach_the_tuned_blocks_through_the_frozen_blocks_
 
 
 def test_tuned_blocks_need_a_backbone_that_reaches_the_stride16_tap():
-    import pytest
-
     from rtvos.models.shared.backbone import Backbone, with_tuned_blocks
 
     with pytest.raises(ValueError, match="stride-16"):
         with_tuned_blocks(Backbone(taps=(2, 4)), PLMNet(hidden=32, tuned_blocks=1).tuned)
+
+
+def test_channels_that_are_not_the_backbones_are_refused():
+    with pytest.raises(ValueError, match=r"EfficientNet-Lite2 takes features of \[16, 24, 48, 120, 352\] channels"):
+        PLMNet(channels=(16, 24, 40, 112, 320), backbone="lite2")
 
 
 def test_a_network_trained_on_lite2_is_served_lite2s_features_at_the_same_strides(tmp_path):

@@ -31,13 +31,16 @@ def test_smoke_pretraining_writes_a_loadable_checkpoint(davis_root, tmp_path, mo
                                                 "size_hw": [256, 448], "p": 1.0}
 
 
-def test_a_bad_tune_blocks_is_refused_with_the_range(davis_root, tmp_path):
+@pytest.mark.parametrize("backbone,most", [("lite0", 5), ("lite2", 7)])
+def test_a_bad_tune_blocks_is_refused_with_the_range(davis_root, tmp_path, backbone, most):
     from rtvos.models.plm import train as plm_train
 
-    with pytest.raises(SystemExit, match=r"--tune-blocks: tuned_blocks must be 0\.\.5"):
-        plm_train.main(["--tune-blocks", "9", "--steps", "1", "--davis-root", str(davis_root), "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match=rf"--tune-blocks: tuned_blocks must be 0\.\.{most} \(blocks of EfficientNet-Lite"):
+        plm_train.main(["--tune-blocks", "9", "--backbone", backbone, "--steps", "1", "--davis-root", str(davis_root),
+                        "--out", str(tmp_path)])
 
 
+@pytest.mark.heavy
 def test_a_run_whose_network_segments_nothing_stops_with_an_error_that_says_so(davis_root, tmp_path, monkeypatch):
     """A pre-training stuck below 0.5 everywhere (seen once: Lite2 at seed 0) must not end in a
     checkpoint that scores ~0 J&F: the run stops and says why; one whose outputs do reach 0.5 runs on."""

@@ -5,16 +5,17 @@
     search (candidate crop of the new frame) ----------/   (shared weights)              decoding convs
                                                                                      (+ search skip) -> 48x48 logits
 
-- Extractor: the pretrained EfficientNet-Lite0 (frozen, as the paper freezes its extractor when
-  fine-tuning) instead of the paper's VGG-like stack trained from scratch: ImageNet features are what
-  make a few thousand DAVIS frames enough, and it is the backbone every rtvos model already ships.
+- Extractor: a pretrained EfficientNet-Lite (Lite0 by default, or the variant the network records;
+  frozen, as the paper freezes its extractor when fine-tuning) instead of the paper's VGG-like stack
+  trained from scratch: ImageNet features are what make a few thousand DAVIS frames enough, and it is
+  the backbone family every rtvos model already ships.
   Features of every depth: the last block at each of strides 2/4/8/16/32 (`plm_taps`; on Lite0 blocks
   0/2/4/10/15 with 16/24/40/112/320 channels, on Lite2 0/3/6/14/20 with 16/24/48/120/352), on a 96x96
   crop (the paper: 100x100; 96 is a multiple of 32 for the extractor). The network records the variant
   (`backbone`, as FRTM's R does) and the segmenter runs its extractor on it.
 - Compressors (one per depth, shared by both streams): 3x3 conv to ceil(C/16) channels, ReLU, LRN
   (size 5, alpha 1e-4, beta 0.75), as in the paper.
-- Matching: query and search compressed features flattened and concatenated (2 x 4320 values), FC to
+- Matching: query and search compressed features flattened and concatenated (2 x `flat_size` values: 4320 on Lite0, 4374 on Lite2), FC to
   `hidden`, three hidden FC layers (the last to 48x48 = 2304), ReLU between them; reshaped to the
   48x48 matching table.
 - Decoding: `dc_layers` 3x3 convs with zero padding, the first widening to 2^(dc_layers-1) channels,
@@ -83,7 +84,11 @@ class PLMNet(nn.Module):
                  backbone: str = LITE0.key):
         super().__init__()
         self.variant = backbone_variant(backbone)  # the EfficientNet-Lite whose features it matches
-        channels = tuple(channels or tap_channels(plm_taps(self.variant), self.variant))
+        served = tap_channels(plm_taps(self.variant), self.variant)  # what its extractor gives
+        channels = tuple(channels or served)
+        if channels != served:
+            raise ValueError(f"PLM on EfficientNet-{self.variant.name} takes features of {list(served)} channels, "
+                             f"got {list(channels)}")
         self.crop, self.map_size, self.skip = crop, crop // 2, skip
         self.config = {"channels": list(channels), "crop": crop, "hidden": hidden, "dc_layers": dc_layers,
                        "skip": skip, "dropout": dropout} | ({"tuned_blocks": tuned_blocks} if tuned_blocks else {}) | \

@@ -222,13 +222,17 @@ class PLMTrainer(loop.Trainer):
         loss = F.binary_cross_entropy_with_logits(logits, torch.from_numpy(y)[:, None])
         loss.backward()
         self.steps_done += 1
+        value = float(loss.detach())
+        if not np.isfinite(value):
+            raise SystemExit(f"rtvos train plm: the training loss is {value} at step {self.steps_done} of this run; "
+                             f"start again with a lower --lr (here {a.lr})")
         if bool((logits.detach() > 0).any()):
             self.last_foreground = self.steps_done
         elif self.steps_done - self.last_foreground >= STUCK_STEPS:
             raise SystemExit(f"rtvos train plm: stuck: no output reached 0.5 in the last {STUCK_STEPS} steps "
-                             f"(loss {float(loss.detach()):.3f}), so the network segments nothing; start again with "
-                             f"another --seed (seed {a.seed} here)")
-        return float(loss.detach())
+                             f"(loss {value:.3f}), so the network segments nothing; start again with another "
+                             f"--seed (seed {a.seed} here; a best.pt already in {a.out} is from a dev check before)")
+        return value
 
     def evaluate(self) -> dict | None:
         return dev_scores(self.net, self.dev, self.args.targets, self.extract) if self.dev else None
