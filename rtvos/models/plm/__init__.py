@@ -11,7 +11,7 @@ plm.pt        the packaged pre-trained network (and plm.json, how it was trained
 
 from rtvos.models.spec import ModelSpec
 
-TRAIN_COMMAND = "rtvos train plm --split all --no-dev --steps 7500"
+TRAIN_COMMAND = "rtvos train plm --split all --no-dev --steps 7500 --backbone lite2 --seed 1"  # how plm.pt was made (plm.json)
 
 SPECS = (
     ModelSpec("plm", "PLM: Siamese pixel-level matching, fine-tuned on the first frame, nine candidates per object",

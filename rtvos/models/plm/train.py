@@ -2,7 +2,7 @@
 pairs; the EfficientNet-Lite extractor (--backbone, default lite0) stays frozen, but for the blocks
 --tune-blocks hands to the network. Runs in the shared training loop (rtvos.training.loop).
 
-    rtvos train plm --split all --no-dev --steps 7500   # the packaged network came from this (plm.json)
+    rtvos train plm --split all --no-dev --steps 7500 --backbone lite2 --seed 1   # the packaged network (plm.json)
     rtvos train plm --smoke              # a run of seconds, for CI
 
 - Data: every frame and mask of the train sequences (DAVIS 2016 train minus the held-out split), held
