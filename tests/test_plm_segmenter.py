@@ -22,6 +22,13 @@ def test_unknown_option_is_named():
         create_segmenter("plm", margn=0.2)
 
 
+def test_a_negative_snap_radius_or_no_regularisation_is_refused():
+    with pytest.raises(ValueError, match="snap must be >= 0"):
+        create_segmenter("plm", snap=-1)
+    with pytest.raises(ValueError, match="snap_eps"):
+        create_segmenter("plm", snap=1, snap_eps=0)
+
+
 # ------------------------------------------------------------------------- real fine-tune + track
 @pytest.mark.heavy
 def test_short_finetune_then_track_a_davis_object(davis_root):
@@ -49,3 +56,21 @@ def test_full_frame_mode_tracks_the_synthetic_thermal_road():
     seg.start(frames[0].image, frames[0].gt_mask)
     rates = [road_error_rate(seg.step(f.image).mask > 0, f.gt_mask > 0) for f in frames[1:]]
     assert np.mean(rates) < 10.0, rates  # the paper: 11.5 on real thermal road video
+
+
+@pytest.mark.heavy
+def test_masks_snapped_to_the_frames_edges_change_and_follow_the_outline_at_least_as_well(davis_root):
+    from rtvos.evaluation.davis import DavisDataset
+    from rtvos.evaluation.metrics import boundary_f
+
+    seq = DavisDataset(davis_root).sequence("car-turn")
+    scores, masks = {}, {}
+    for snap in (0.0, 1.0):
+        seg = create_segmenter("plm", finetune_steps=15, finetune_seconds=300, progress=False, snap=snap)
+        seg.start(seq.load_frame(0), seq.load_mask(0))
+        pairs = [(seg.step(seq.load_frame(i)).mask > 0, seq.load_mask(i) > 0) for i in range(1, 6)]
+        masks[snap] = [m for m, _ in pairs]
+        scores[snap] = (np.mean([boundary_f(m, gt) for m, gt in pairs]), np.mean([iou(m, gt) for m, gt in pairs]))
+    assert any((a != b).any() for a, b in zip(masks[0.0], masks[1.0]))  # the filter did something
+    (f0, j0), (f1, j1) = scores[0.0], scores[1.0]
+    assert f1 >= f0 - 0.01 and j1 >= j0 - 0.01, scores

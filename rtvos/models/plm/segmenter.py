@@ -9,8 +9,9 @@ removed) is compressed once.  The network is never updated again (the paper: upd
 
 step(): for each object, nine candidate boxes around its previous box (`geometry.candidate_boxes`),
 cropped to 96x96 and matched against the query in one batch; the 48x48 maps are resized back onto
-their boxes and averaged where they overlap, then thresholded.  `plm-p` (postprocess=True) adds the
-weighted median filter (5x5, 3 passes) guided by the frame.
+their boxes and averaged where they overlap, snapped to the frame's edges by a guided filter (`snap`,
+rtvos/models/shared/edges.py), then thresholded.  `plm-p` (postprocess=True) adds the weighted median
+filter (5x5, 3 passes) guided by the frame.
 
 full_frame=True (thermal road): query and search are the whole frame, the nine candidates the frame
 on a 3x3 grid of small offsets.
@@ -36,6 +37,7 @@ from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.backbone import Backbone, with_tuned_blocks
 from rtvos.models.shared.crops import Box, accumulate, crop, mask_box
+from rtvos.models.shared.edges import check_snap, snap_in_cells
 from rtvos.models.shared.finetune import finetune
 
 
@@ -51,6 +53,9 @@ class PLMConfig:
     shift: float = 0.1              # ... on a 3x3 grid of offsets of this fraction of the box size
     threshold: float = 0.5          # on the accumulated foreground probability
     postprocess: bool = False       # PLM_P: weighted median filter (5x5, 3 passes)
+    snap: float = 0.0               # each object's probability snapped to the frame's edges by a guided filter
+                                    # this many map cells in radius (a cell: the centre candidate / 48; 0 = off)
+    snap_eps: float = 1e-3          # ... and its regularisation
     finetune_steps: int = 300       # first-frame fine-tuning: Adam steps ... (300 by 3-fold cross-validation:
                                     # 54.5 / 57.4 / 59.5 J&F at 60 / 150 / 300 steps, 300 better on every fold;
                                     # ~15 s on 2 cores; benchmarks/RESULTS.md, fifteenth session)
@@ -77,6 +82,7 @@ class PLMSegmenter(Segmenter):
         super().__init__(**options)
         if not 0 <= self.cfg.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1], got {self.cfg.threshold}")
+        check_snap(self.cfg.snap, self.cfg.snap_eps)
         self.pretrained = net if net is not None else load_pretrained(self.cfg.checkpoint or None)
         variant = self.pretrained.variant  # the EfficientNet-Lite the network was trained on
         backbone = Backbone(taps=plm_taps(variant), variant=variant)
@@ -152,7 +158,15 @@ class PLMSegmenter(Segmenter):
             q = self.query_flat.repeat_interleave(len(boxes[0]), dim=0)
             maps = torch.sigmoid(self.net(q, sflat, skip))[:, 0].numpy()
         per = len(boxes[0])
-        return [accumulate(maps[i * per:(i + 1) * per], bs, self.frame_hw) for i, bs in enumerate(boxes)]
+        return [self._snap(frame, accumulate(maps[i * per:(i + 1) * per], bs, self.frame_hw), bs)
+                for i, bs in enumerate(boxes)]
+
+    def _snap(self, frame: np.ndarray, prob: np.ndarray, boxes: list[Box]) -> np.ndarray:
+        """An object's probability snapped to the frame's edges where its candidates cover the frame."""
+        region = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+        x0, y0, x1, y1 = boxes[len(boxes) // 2]  # the centre candidate
+        cell = float(np.sqrt((x1 - x0) * (y1 - y0))) / self.net.map_size
+        return snap_in_cells(frame, prob, region, cell, self.cfg.snap, self.cfg.snap_eps)
 
     def _step(self, frame: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
         probs = self._match(frame)
