@@ -53,8 +53,10 @@ class PLMConfig:
     shift: float = 0.1              # ... on a 3x3 grid of offsets of this fraction of the box size
     threshold: float = 0.5          # on the accumulated foreground probability
     postprocess: bool = False       # PLM_P: weighted median filter (5x5, 3 passes)
-    snap: float = 0.0               # each object's probability snapped to the frame's edges by a guided filter
-                                    # this many map cells in radius (a cell: the centre candidate / 48; 0 = off)
+    snap: float = 3.0               # each object's probability snapped to the frame's edges by a guided filter
+                                    # this many map cells in radius (a cell: the centre candidate / 48; 0 = off).
+                                    # 3 by 3-fold cross-validation: 63.6 / 65.8 / 67.2 / 67.4 / 67.1 J&F at
+                                    # 0 / 1 / 2 / 3 / 4, every fold better than 0 (benchmarks/RESULTS.md)
     snap_eps: float = 1e-3          # ... and its regularisation
     finetune_steps: int = 300       # first-frame fine-tuning: Adam steps ... (300 by 3-fold cross-validation:
                                     # 54.5 / 57.4 / 59.5 J&F at 60 / 150 / 300 steps, 300 better on every fold;
