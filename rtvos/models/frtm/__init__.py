@@ -3,7 +3,6 @@
 optimizer.py     Gauss-Newton with conjugate gradient, for any least-squares problem
 target_model.py  D(x) = w2 * (w1 * x), its loss and exact Jacobian products, fitted by optimizer.py
 memory.py        the bounded, weighted sample memory D is updated from
-augment.py       the first frame's augmented copies D starts from
 net.py           the refinement network R (offline-trained, target-agnostic)
 segmenter.py     `online` (D alone) and `frtm` (D + R) behind the protocol
 train.py         `rtvos train frtm`: R, with D fitted inside every step
