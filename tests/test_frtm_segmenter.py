@@ -10,7 +10,7 @@ from rtvos.models import create_segmenter
 from rtvos.models.frtm import FAST_PRESET, FRTM_SPEC
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.segmenter import FRTMSegmenter
-from rtvos.models.target import TargetError, box_mask
+from rtvos.models.target import Target, TargetError, box_mask, boxes_of
 from rtvos.sources.synthetic import SyntheticSource
 
 CHECKPOINT = FRTM_SPEC.checkpoint_path
@@ -195,3 +195,60 @@ def test_zoomed_target_that_leaves_its_window_is_found_again():
             assert seg.redetections == 1 and min(ious[4:]) > 0.8, ious
         else:
             assert seg.redetections == 0 and max(ious[4:]) == 0.0, ious
+
+
+@needs_checkpoint
+def test_first_frame_fine_tuning_adapts_a_copy_of_r_and_leaves_no_engine_behind(bear_frames, tmp_path, monkeypatch):
+    """A start tunes a copy of the packaged R on fresh augmented copies of the first window (scored by the
+    fitted target model); the packaged R is untouched, the copy's engine is this stream's alone, and a
+    restart tunes a fresh copy again. warm_up builds the packaged engines and tunes nothing."""
+    import torch
+
+    monkeypatch.setenv("RTVOS_CACHE", str(tmp_path))
+    seg = create_segmenter("frtm", backend="onnxruntime", finetune_steps=15, finetune_samples=6, progress=False)
+    h, w = bear_frames[0][1].shape
+    seg.warm_up(h, w)
+    assert seg.finetune_report == {} and seg.tuned_ids == set()
+    cached = sorted((tmp_path / "engines").iterdir())
+    packaged = {k: v.clone() for k, v in seg.refiner.state_dict().items()}
+    seg.start(*bear_frames[0])
+    report = seg.finetune_report
+    assert report["steps"] == 15 and report["samples"] == 6
+    assert report["loss_last"] < report["loss_first"]
+    assert all(torch.equal(v, seg.refiner.state_dict()[k]) for k, v in packaged.items())  # a copy was tuned
+    assert seg.tuned_ids == {1} and seg.tuned_engines is not seg.packaged_engines
+    assert sorted((tmp_path / "engines").iterdir()) == cached  # the stream's own engine is not kept
+    ious = [iou(seg.step(frame).mask > 0, gt > 0) for frame, gt in bear_frames[1:]]
+    assert np.mean(ious) > 0.8, ious
+    seg.start(*bear_frames[0])  # a fresh copy of the packaged R, the same draws: the same first loss
+    assert seg.finetune_report["loss_first"] == pytest.approx(report["loss_first"], rel=1e-4)
+
+
+@needs_checkpoint
+def test_r_is_tuned_for_objects_given_as_masks_and_not_for_boxes():
+    """Started from a mask, object 1 gets the tuned copy of R. Object 2, added from a box, keeps the packaged
+    R (a box's first mask is a guess whose errors a tuned copy would learn) and no tuning runs; both are
+    refined in every step. Object 3, added from a mask, tunes a fresh copy on objects 1 and 3; removing
+    object 1 forgets its samples and keeps the copy. `finetune_boxes` tunes for boxes too."""
+    src = SyntheticSource(width=320, height=240, fps=None, frames=8, objects=3, seed=3)
+    frames = list(src.frames())
+    opts = {"height": 192, "augmentations": 2, "finetune_steps": 3, "finetune_samples": 4, "progress": False}
+    seg = create_segmenter("frtm", **opts)
+    current = seg.start(frames[0].image, (frames[0].gt_mask == 1).astype(np.uint8)).mask
+    first = seg.finetune_report
+    assert first["samples"] == 4 and seg.tuned_ids == {1}
+    box = Target.from_boxes({2: boxes_of(frames[1].gt_mask)[2]}, box_init="grabcut")
+    r = seg.add_object(frames[1].image, 2, box, current)
+    assert [o.id for o in r.objects] == [1, 2] and seg.tuned_ids == {1} and seg.finetune_report is first
+    r = seg.step(frames[2].image)
+    assert set(np.unique(r.mask)) == {0, 1, 2}
+    r = seg.add_object(frames[3].image, 3, (frames[3].gt_mask == 3).astype(np.uint8), r.mask)
+    assert seg.tuned_ids == {1, 3} and seg.finetune_report["samples"] == 8
+    tuned = seg.tuned_engines
+    r = seg.remove_object(frames[4].image, 1, r.mask)
+    assert [o.id for o in r.objects] == [2, 3] and set(seg.refiner_samples) == {3}
+    assert seg.tuned_ids == {3} and seg.tuned_engines is tuned
+    assert set(np.unique(seg.step(frames[5].image).mask)) == {0, 2, 3}
+    boxes = create_segmenter("frtm", finetune_boxes=True, **opts)
+    boxes.start(frames[0].image, Target.from_boxes({1: boxes_of(frames[0].gt_mask)[1]}, box_init="grabcut"))
+    assert boxes.tuned_ids == {1} and boxes.finetune_report["samples"] == 4

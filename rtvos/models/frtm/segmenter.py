@@ -14,28 +14,37 @@ which also feeds each object's sample memory (so D learns from R's refined masks
 fine-tuned backbone blocks brings them along: they go into the backbone, so D and R see the same
 stride-16 features. The GN/CG step stays eager; the backbone and R go through the engine layer (ONNX
 Runtime on the CPU by default).
+First-frame fine-tuning of R (`finetune_steps`): at the start a copy of R is fine-tuned on the first
+frame -- fresh augmented copies of each object's first window (cut out, warped, pasted back on the
+inpainted background), through the backbone, with the scores of the target model just fitted (not on
+these copies: it errs on them as it will on the next frames) -- and that copy, built for this stream
+alone (`EngineCache(keep=False)`), refines the rest. The packaged R learned from 30 sequences how to
+refine any object's scores; the copy learns this object's outline. An object added later tunes a fresh
+copy on every object followed. As CRVOS's decoder does (rtvos/models/crvos/segmenter.py).
 Presets (paper, section 4): `frtm` uses c = 96, t_s = 8, 5 GN steps; `frtm-fast` (FAST_PRESET in the
 package) c = 32, t_s = 16, 4 GN steps, 5 CG iterations per update, and a smaller processing size.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from rtvos.engines import EngineCache
 from rtvos.models.checkpoint import load_network
 from rtvos.models.frtm import FRTM_SPEC, TRAIN_COMMAND
-from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.frtm.memory import SampleMemory, hard_negative_emphasis
 from rtvos.models.frtm.net import RefinementNetwork
 from rtvos.models.frtm.target_model import TargetModel
 from rtvos.models.protocol import Segmenter
 from rtvos.models.shared.aggregate import merge_probabilities
+from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.shared.backbone import (
     LITE0,
     Backbone,
@@ -46,6 +55,7 @@ from rtvos.models.shared.backbone import (
     with_tuned_blocks,
 )
 from rtvos.models.shared.edges import check_snap, snap_in_window
+from rtvos.models.shared.finetune import finetune
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -210,7 +220,7 @@ class OnlineSegmenter(Segmenter):
                     z = self.models[k].project(pyramid[-1])
                     coarse[k] = self.models[k].score_projected(z)
                 projected[k] = z[0]
-                probs.append(self._snap(frame, win.paste(self._probabilities(pyramid, coarse[k], (win.h, win.w))[0],
+                probs.append(self._snap(frame, win.paste(self._probabilities(pyramid, coarse[k], (win.h, win.w), [k])[0],
                                                          self.frame_hw), win))
         else:  # one backbone pass for every object
             pyramid = self._features([frame])
@@ -219,8 +229,8 @@ class OnlineSegmenter(Segmenter):
                     z = self.models[k].project(pyramid[-1])
                     coarse[k] = self.models[k].score_projected(z)
                     projected[k] = z[0]
-            probs = [self._snap(frame, p, Window.full(self.frame_hw))
-                     for p in self._probabilities(pyramid, torch.cat([coarse[k] for k in self.ids]), self.frame_hw)]
+            probs = [self._snap(frame, p, Window.full(self.frame_hw)) for p in
+                     self._probabilities(pyramid, torch.cat([coarse[k] for k in self.ids]), self.frame_hw, self.ids)]
         label, scores = merge_probabilities(probs, self.ids, self.cfg.threshold)
         self._update_memories(label, projected, coarse)
         if self.zooming:
@@ -253,10 +263,10 @@ class OnlineSegmenter(Segmenter):
             self.redetections += 1
 
     def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,
-                       out_hw: tuple[int, int]) -> list[np.ndarray]:
-        """Per object, the foreground probability at `out_hw` (the frame, or an object's window). `coarse`:
-        the target models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves, bilinearly
-        up-sampled."""
+                       out_hw: tuple[int, int], ids: list[int]) -> list[np.ndarray]:
+        """Per object (`ids`), the foreground probability at `out_hw` (the frame, or an object's window).
+        `coarse`: their target models' stride-16 scores, K x 1 x h16 x w16. Here: the scores themselves,
+        bilinearly up-sampled."""
         h, w = out_hw
         return [cv2.resize(s[0].clamp(0, 1).numpy(), (w, h), interpolation=cv2.INTER_LINEAR) for s in coarse]
     def _update_memories(self, label: np.ndarray, projected: dict[int, torch.Tensor],
@@ -306,6 +316,15 @@ class FRTMConfig(OnlineConfig):
     checkpoint: str | None = None   # R's weights (default: the packaged rtvos/models/frtm/refiner.pt)
     snap: float = 0.5               # R's stride-4 cells: 73.1 -> 73.6 J&F by 3-fold cross-validation, every fold
                                     # (0.25 / 1: 73.5 / 73.6, a plateau; benchmarks/RESULTS.md, fourteenth session)
+    finetune_steps: int = 0         # first-frame fine-tuning of a copy of R: Adam steps ...
+    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0: none)
+    finetune_samples: int = 16      # fresh augmented copies of each object's first window, scored by its
+                                    # fitted target model: what R learns this object from
+    finetune_batch: int = 4
+    finetune_lr: float = 1e-4
+    finetune_boxes: bool = False    # tune R for objects given as boxes too (off: their first mask is a guess,
+                                    # and the copy learns its errors: fold 1 from GrabCut's mask 76.1 -> 68.5)
+    progress: bool = True           # a progress bar while fine-tuning (stderr)
 
 
 def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
@@ -313,6 +332,21 @@ def load_refiner(path: str | Path | None = None) -> RefinementNetwork:
     network = load_network(path or FRTM_SPEC.checkpoint_path, RefinementNetwork, "FRTM refinement network",
                            TRAIN_COMMAND)
     return network.requires_grad_(False)
+
+
+@dataclass
+class RefinerSamples:
+    """What a copy of R is fine-tuned on for one object: backbone pyramids of augmented copies of its first
+    window, the first target model's scores on them, and the object's masks at processing size."""
+    f4: torch.Tensor
+    f8: torch.Tensor
+    f16: torch.Tensor
+    scores: torch.Tensor
+    masks: torch.Tensor
+
+    @staticmethod
+    def cat(samples: list["RefinerSamples"]) -> "RefinerSamples":
+        return RefinerSamples(*(torch.cat([getattr(s, f) for s in samples]) for f in ("f4", "f8", "f16", "scores", "masks")))
 
 
 class FRTMSegmenter(OnlineSegmenter):
@@ -325,7 +359,10 @@ class FRTMSegmenter(OnlineSegmenter):
         super().__init__(**options)
         if self.refiner.tuned is not None:  # R's fine-tuned blocks make the stride-16 features D sees too
             self._use_backbone(with_tuned_blocks(self.backbone, self.refiner.tuned))
-        self.refiner_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
+        self.packaged_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
+        self.tuned_ids: set[int] = set()  # objects refined by a copy of R fine-tuned on the first frame ...
+        self.tuned_engines: EngineCache | None = None  # ... its engines
+        self.finetune_report: dict = {}
 
     def _load_networks(self) -> LiteVariant:
         """R (the one handed in, else from the `checkpoint` option); it names the backbone it was trained on."""
@@ -343,12 +380,102 @@ class FRTMSegmenter(OnlineSegmenter):
         """Strides 4, 8 and 16: R's pyramid, whose last the target model takes too."""
         return variant.pyramid_taps
 
+    # ------------------------------------------------------------------ first-frame fine-tuning of R
+    @property
+    def finetuning(self) -> bool:
+        return self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0
+
+    def _tunes_for(self, k: int) -> bool:
+        """Whether R is fine-tuned for object k: it was given as a mask (or `finetune_boxes`)."""
+        return self.finetuning and (self.cfg.finetune_boxes or k not in self.start_boxes)
+
+    def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
+        super()._start(frame, label)
+        self._tune_rng = np.random.default_rng(self.cfg.seed)  # its own: D's first-frame draws stay the same
+        self.refiner_samples: dict[int, RefinerSamples] = {}
+        self.tuned_ids, self.tuned_engines, self.finetune_report = set(), None, {}
+        for k in self.ids:
+            if self._tunes_for(k):
+                self.refiner_samples[k] = self._samples_for_refiner(k, frame, label)
+        self._tune_refiner()
+
+    def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
+        """The backbone's engines and the packaged R's (a start would fine-tune for seconds)."""
+        OnlineSegmenter._start(self, frame, label)
+        self.tuned_ids = set()
+        self._check_label(self._step(frame)[0])
+
+    def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        """The new object's target model; if R is tuned for it, a fresh copy tuned on every object it is
+        tuned for."""
+        ids = super()._add_object(frame, object_id, label)
+        self.refiner_samples.pop(object_id, None)  # followed anew: its old samples go
+        self.tuned_ids.discard(object_id)
+        if self._tunes_for(object_id):
+            self.refiner_samples[object_id] = self._samples_for_refiner(object_id, frame, label)
+            self._tune_refiner()
+        return ids
+
+    def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
+        self.refiner_samples.pop(object_id, None)  # the tuned copy stays: it still knows the others
+        self.tuned_ids.discard(object_id)
+        return super()._remove_object(frame, object_id, label)
+
+    def _samples_for_refiner(self, k: int, frame: np.ndarray, label: np.ndarray) -> RefinerSamples:
+        """Fresh augmented copies of object k's first window (not those its target model was fitted on: on
+        these D errs as it will on the next frames), through the backbone, scored by the fitted D."""
+        win = self.windows[k]
+        small = cv2.resize(win.crop(frame), self.proc_hw[::-1], interpolation=cv2.INTER_AREA)
+        small_label = cv2.resize((win.crop(label) == k).astype(np.uint8), self.proc_hw[::-1],
+                                 interpolation=cv2.INTER_NEAREST)
+        copies = augment_first_frame(small, small_label, self.cfg.finetune_samples, self._tune_rng)
+        pyramids = [self._features([image]) for image, _ in copies]
+        f4, f8, f16 = (torch.cat([p[i] for p in pyramids]).float() for i in range(3))
+        with torch.no_grad():
+            scores = self.models[k](f16)
+        masks = torch.from_numpy(np.stack([mask > 0 for _, mask in copies])).float()[:, None]
+        return RefinerSamples(f4, f8, f16, scores, masks)
+
+    def _tune_refiner(self) -> None:
+        """A copy of the packaged R fine-tuned on the samples of every object R is tuned for (binary
+        cross-entropy, as R was trained), within the step and time budget; its engines, for this stream
+        alone, are built here, not in the first step. Nothing to tune for: the packaged R alone."""
+        if not self.refiner_samples:
+            return
+        data = RefinerSamples.cat(list(self.refiner_samples.values()))
+        tuned = copy.deepcopy(self.refiner).eval().requires_grad_(False)
+        head = [p for name, p in tuned.named_parameters() if not name.startswith("tuned.")]  # the backbone's stay
+        for p in head:
+            p.requires_grad_(True)
+        n, b = len(data.masks), min(self.cfg.finetune_batch, len(data.masks))
+
+        def loss() -> torch.Tensor:
+            rows = torch.from_numpy(self._tune_rng.choice(n, size=b, replace=False))
+            logits = tuned(data.f4[rows], data.f8[rows], data.f16[rows], data.scores[rows])
+            return F.binary_cross_entropy_with_logits(logits, data.masks[rows])
+
+        report = finetune(head, loss, self.cfg.finetune_steps, self.cfg.finetune_seconds, self.cfg.finetune_lr,
+                          f"{self.name}: fine-tuning R on the first frame", self.cfg.progress)
+        self.finetune_report = {**report, "samples": n}
+        self.tuned_engines = EngineCache(tuned.requires_grad_(False), self.cfg.backend, keep=False)
+        self.tuned_ids = set(self.refiner_samples)
+        batch = 1 if self.zooming else len(self.tuned_ids)  # the batch its steps will give it
+        with torch.no_grad():
+            self.tuned_engines(*(t[:1].expand(batch, -1, -1, -1).contiguous()
+                                 for t in (data.f4, data.f8, data.f16, data.scores)))
+
     def _probabilities(self, pyramid: tuple[torch.Tensor, ...], coarse: torch.Tensor,
-                       out_hw: tuple[int, int]) -> list[np.ndarray]:
+                       out_hw: tuple[int, int], ids: list[int]) -> list[np.ndarray]:
+        """R's probabilities: the objects R is tuned for through the tuned copy, the others through the
+        packaged R (each group in one batch)."""
         f4, f8, f16 = pyramid
-        k = coarse.shape[0]
-        inputs = tuple(t.expand(k, *t.shape[1:]).contiguous() for t in (f4, f8, f16)) + (coarse.contiguous(),)
-        logits = self.refiner_engines(*inputs)[0]
+        logits = torch.empty(len(ids), 1, *self.proc_hw)
+        tuned = [i for i, k in enumerate(ids) if k in self.tuned_ids]
+        packaged = [i for i in range(len(ids)) if i not in tuned]
+        for rows, engines in ((tuned, self.tuned_engines), (packaged, self.packaged_engines)):
+            if rows:
+                inputs = tuple(t.expand(len(rows), *t.shape[1:]).contiguous() for t in (f4, f8, f16))
+                logits[rows] = engines(*inputs, coarse[rows].contiguous())[0].float()
         h, w = out_hw
         probs = torch.sigmoid(logits[:, 0]).numpy()
         return [cv2.resize(p, (w, h), interpolation=cv2.INTER_LINEAR) for p in probs]
