@@ -46,7 +46,7 @@ def test_two_objects_on_real_frames(davis_root):
     near_rock = np.zeros(target.shape, bool)
     near_rock[230:364, 16:336] = True                   # the rock's box grown: the camera pans, a look-alike
     #                                                     rock lies 80 px to its right
-    seg = create_segmenter("frtm")
+    seg = create_segmenter("frtm", finetune_steps=0)  # the packaged R itself
     seg.start(frames[0][0], target)
     ious, rock_seen = [], []
     for frame, gt in frames[1:]:

@@ -316,12 +316,16 @@ class FRTMConfig(OnlineConfig):
     checkpoint: str | None = None   # R's weights (default: the packaged rtvos/models/frtm/refiner.pt)
     snap: float = 0.5               # R's stride-4 cells: 73.1 -> 73.6 J&F by 3-fold cross-validation, every fold
                                     # (0.25 / 1: 73.5 / 73.6, a plateau; benchmarks/RESULTS.md, fourteenth session)
-    finetune_steps: int = 0         # first-frame fine-tuning of a copy of R: Adam steps ...
-    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0: none)
+    finetune_steps: int = 100       # first-frame fine-tuning of a copy of R: Adam steps ...
+    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0: none). By 3-fold cross-
+                                    # validation: frtm 73.5 -> 81.1 J&F, frtm-fast 69.4 -> 78.2, every fold
+                                    # (benchmarks/RESULTS.md, twenty-second session). It lengthens the start
+                                    # (finetune_steps=0: under a second). backend tensorrt would compile the
+                                    # tuned copy at every start (not measured, no GPU here).
     finetune_samples: int = 16      # fresh augmented copies of each object's first window, scored by its
                                     # fitted target model: what R learns this object from
     finetune_batch: int = 4
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 3e-4       # 3e-4 by cross-validation (1e-4: 80.9 / 77.4)
     finetune_boxes: bool = False    # tune R for objects given as boxes too (off: their first mask is a guess,
                                     # and the copy learns its errors: fold 1 from GrabCut's mask 76.1 -> 68.5)
     progress: bool = True           # a progress bar while fine-tuning (stderr)
