@@ -21,7 +21,8 @@ FAST_PRESET = {"channels": 32, "update_every": 16, "gn_steps": 4, "cg_first": 5,
 SPECS = (
     ModelSpec("online", "FRTM's online target model D (Gauss-Newton/CG) on EfficientNet-Lite0 features (Lite2: "
                         "backbone=lite2), zoomed in on each object", package=__name__, segmenter="rtvos.models.frtm.segmenter:OnlineSegmenter"),
-    ModelSpec("frtm", "FRTM: the online target model + the offline-trained refinement network R (accurate preset)",
+    ModelSpec("frtm", "FRTM: the online target model + the offline-trained refinement network R, a copy of it "
+                      "fine-tuned on the first frame (accurate preset)",
               package=__name__, segmenter="rtvos.models.frtm.segmenter:FRTMSegmenter",
               trainer="rtvos.models.frtm.train", checkpoint=REFINER_CHECKPOINT),
     ModelSpec("frtm-fast", "FRTM fast preset: c=32, t_s=16, 4 GN steps, 5 CG per update, 256-px processing",
