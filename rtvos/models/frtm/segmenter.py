@@ -19,8 +19,10 @@ frame -- fresh augmented copies of each object's first window (cut out, warped, 
 inpainted background), through the backbone, with the scores of the target model just fitted (not on
 these copies: it errs on them as it will on the next frames) -- and that copy, built for this stream
 alone (`EngineCache(keep=False)`), refines the rest. The packaged R learned from 30 sequences how to
-refine any object's scores; the copy learns this object's outline. An object added later tunes a fresh
-copy on every object followed. As CRVOS's decoder does (rtvos/models/crvos/segmenter.py).
+refine any object's scores; the copy learns this object's outline. Only objects given as masks are
+tuned for: those given as boxes keep the packaged R (a box's first mask is a guess, whose errors a copy
+would learn). An object added later as a mask tunes a fresh copy on every such object. As CRVOS's
+decoder does (rtvos/models/crvos/segmenter.py), which tunes for boxes too.
 Presets (paper, section 4): `frtm` uses c = 96, t_s = 8, 5 GN steps; `frtm-fast` (FAST_PRESET in the
 package) c = 32, t_s = 16, 4 GN steps, 5 CG iterations per update, and a smaller processing size.
 """

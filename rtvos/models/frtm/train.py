@@ -95,9 +95,10 @@ def step_loss(refiner: RefinementNetwork, cache, pairs, rng: np.random.Generator
 
 
 def dev_eval(refiner: RefinementNetwork, root: Path, sequences: list[str], out_dir: Path, max_frames: int | None) -> dict:
-    """J&F of `frtm` (its default settings) with a copy of `refiner` on the dev sequences."""
+    """J&F of `frtm` (its default settings) with a copy of `refiner` on the dev sequences, without first-frame
+    fine-tuning of R (seconds a sequence; the check compares what training learned)."""
     frozen = copy.deepcopy(refiner).eval()
-    summary = evaluate(lambda: FRTMSegmenter(refiner=frozen), root, out_dir,
+    summary = evaluate(lambda: FRTMSegmenter(refiner=frozen, finetune_steps=0), root, out_dir,
                        sequences=list(sequences), progress=False, max_frames=max_frames)
     return {k: summary[k] for k in ("J", "F", "JF", "fps", "frames")}
 

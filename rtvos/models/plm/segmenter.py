@@ -58,10 +58,13 @@ class PLMConfig:
                                     # 3 by 3-fold cross-validation: 63.6 / 65.8 / 67.2 / 67.4 / 67.1 J&F at
                                     # 0 / 1 / 2 / 3 / 4, every fold better than 0 (benchmarks/RESULTS.md)
     snap_eps: float = 1e-3          # ... and its regularisation
-    finetune_steps: int = 300       # first-frame fine-tuning: Adam steps ... (300 by 3-fold cross-validation:
-                                    # 54.5 / 57.4 / 59.5 J&F at 60 / 150 / 300 steps, 300 better on every fold;
-                                    # ~15 s on 2 cores; benchmarks/RESULTS.md, fifteenth session)
-    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0 = no fine-tuning)
+    finetune_steps: int = 600       # first-frame fine-tuning: Adam steps ... (600 by 3-fold cross-validation:
+                                    # on Lite0's network 54.5 / 57.4 / 59.5 J&F at 60 / 150 / 300 steps, 300 better
+                                    # on every fold (fifteenth session); on Lite2's, snapped, 67.4 -> 68.6 (J 69.6
+                                    # -> 70.5) from 300 to 600, every fold better; starts in ~29 s on 2 cores
+                                    # against ~15 s (benchmarks/RESULTS.md, twenty-second session)
+    finetune_seconds: float = 30.0  # ... or this much time, whichever ends first (0 = no fine-tuning): a busier
+                                    # machine takes fewer steps
     finetune_pairs: int = 150       # pairs made from the first frame (shared among the objects)
     finetune_batch: int = 25
     finetune_lr: float = 3e-4       # 59.5 / 61.0 / 60.9 J&F at 1e-4 / 3e-4 / 1e-3 (300 steps; 600 steps at 1e-4:
