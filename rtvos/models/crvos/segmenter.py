@@ -44,7 +44,7 @@ from rtvos.models.shared.aggregate import merge_probabilities
 from rtvos.models.shared.augment import augment_first_frame
 from rtvos.models.shared.backbone import Backbone, preprocess, processing_size
 from rtvos.models.shared.edges import check_snap, snap_in_window
-from rtvos.models.shared.finetune import finetune
+from rtvos.models.shared.finetune import finetune, has_budget
 from rtvos.models.shared.int8_calibration import RECIPE, backbone_int8, calibration_frames, check_precision
 from rtvos.models.shared.zoom import Window, reframe, window_for
 
@@ -143,7 +143,7 @@ class CRVOSSegmenter(Segmenter):
 
     @property
     def finetuning(self) -> bool:
-        return self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0
+        return has_budget(self.cfg.finetune_steps, self.cfg.finetune_seconds)
 
     @property
     def zooming(self) -> bool:

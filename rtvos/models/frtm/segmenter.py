@@ -57,7 +57,7 @@ from rtvos.models.shared.backbone import (
     with_tuned_blocks,
 )
 from rtvos.models.shared.edges import check_snap, snap_in_window
-from rtvos.models.shared.finetune import finetune
+from rtvos.models.shared.finetune import finetune, has_budget
 from rtvos.models.shared.int8_calibration import backbone_int8
 from rtvos.models.shared.zoom import Window, window_at, window_for
 
@@ -366,8 +366,8 @@ class FRTMSegmenter(OnlineSegmenter):
         if self.refiner.tuned is not None:  # R's fine-tuned blocks make the stride-16 features D sees too
             self._use_backbone(with_tuned_blocks(self.backbone, self.refiner.tuned))
         self.packaged_engines = EngineCache(self.refiner, self.cfg.backend)  # one per object count
-        self.tuned_ids: set[int] = set()  # objects refined by a copy of R fine-tuned on the first frame ...
-        self.tuned_engines: EngineCache | None = None  # ... its engines
+        self.refiner_samples: dict[int, RefinerSamples] = {}  # the objects a copy of R is tuned for ...
+        self.tuned_engines: EngineCache | None = None  # ... that copy's engines
         self.finetune_report: dict = {}
 
     def _load_networks(self) -> LiteVariant:
@@ -389,7 +389,12 @@ class FRTMSegmenter(OnlineSegmenter):
     # ------------------------------------------------------------------ first-frame fine-tuning of R
     @property
     def finetuning(self) -> bool:
-        return self.cfg.finetune_steps > 0 and self.cfg.finetune_seconds > 0
+        return has_budget(self.cfg.finetune_steps, self.cfg.finetune_seconds)
+
+    @property
+    def tuned_ids(self) -> set[int]:
+        """The objects refined by the tuned copy of R (the others: by the packaged R)."""
+        return set(self.refiner_samples)
 
     def _tunes_for(self, k: int) -> bool:
         """Whether R is fine-tuned for object k: it was given as a mask (or `finetune_boxes`)."""
@@ -398,8 +403,7 @@ class FRTMSegmenter(OnlineSegmenter):
     def _start(self, frame: np.ndarray, label: np.ndarray) -> None:
         super()._start(frame, label)
         self._tune_rng = np.random.default_rng(self.cfg.seed)  # its own: D's first-frame draws stay the same
-        self.refiner_samples: dict[int, RefinerSamples] = {}
-        self.tuned_ids, self.tuned_engines, self.finetune_report = set(), None, {}
+        self.refiner_samples, self.tuned_engines, self.finetune_report = {}, None, {}
         for k in self.ids:
             if self._tunes_for(k):
                 self.refiner_samples[k] = self._samples_for_refiner(k, frame, label)
@@ -408,15 +412,14 @@ class FRTMSegmenter(OnlineSegmenter):
     def _warm_up(self, frame: np.ndarray, label: np.ndarray) -> None:
         """The backbone's engines and the packaged R's (a start would fine-tune for seconds)."""
         OnlineSegmenter._start(self, frame, label)
-        self.tuned_ids = set()
+        self.refiner_samples = {}
         self._check_label(self._step(frame)[0])
 
     def _add_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         """The new object's target model; if R is tuned for it, a fresh copy tuned on every object it is
         tuned for."""
         ids = super()._add_object(frame, object_id, label)
-        self.refiner_samples.pop(object_id, None)  # followed anew: its old samples go
-        self.tuned_ids.discard(object_id)
+        self.refiner_samples.pop(object_id, None)  # followed anew: its old samples go (packaged R, unless tuned)
         if self._tunes_for(object_id):
             self.refiner_samples[object_id] = self._samples_for_refiner(object_id, frame, label)
             self._tune_refiner()
@@ -424,7 +427,6 @@ class FRTMSegmenter(OnlineSegmenter):
 
     def _remove_object(self, frame: np.ndarray, object_id: int, label: np.ndarray) -> list[int]:
         self.refiner_samples.pop(object_id, None)  # the tuned copy stays: it still knows the others
-        self.tuned_ids.discard(object_id)
         return super()._remove_object(frame, object_id, label)
 
     def _samples_for_refiner(self, k: int, frame: np.ndarray, label: np.ndarray) -> RefinerSamples:
@@ -464,8 +466,7 @@ class FRTMSegmenter(OnlineSegmenter):
                           f"{self.name}: fine-tuning R on the first frame", self.cfg.progress)
         self.finetune_report = {**report, "samples": n}
         self.tuned_engines = EngineCache(tuned.requires_grad_(False), self.cfg.backend, keep=False)
-        self.tuned_ids = set(self.refiner_samples)
-        batch = 1 if self.zooming else len(self.tuned_ids)  # the batch its steps will give it
+        batch = 1 if self.zooming else len(self.refiner_samples)  # the batch its steps will give it
         with torch.no_grad():
             self.tuned_engines(*(t[:1].expand(batch, -1, -1, -1).contiguous()
                                  for t in (data.f4, data.f8, data.f16, data.scores)))
@@ -476,7 +477,7 @@ class FRTMSegmenter(OnlineSegmenter):
         packaged R (each group in one batch)."""
         f4, f8, f16 = pyramid
         logits = torch.empty(len(ids), 1, *self.proc_hw)
-        tuned = [i for i, k in enumerate(ids) if k in self.tuned_ids]
+        tuned = [i for i, k in enumerate(ids) if k in self.refiner_samples]
         packaged = [i for i in range(len(ids)) if i not in tuned]
         for rows, engines in ((tuned, self.tuned_engines), (packaged, self.packaged_engines)):
             if rows:

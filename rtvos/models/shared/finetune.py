@@ -12,6 +12,11 @@ import torch
 from tqdm import tqdm
 
 
+def has_budget(steps: int, seconds: float) -> bool:
+    """Whether a fine-tuning budget allows any step: both the steps and the seconds are above 0."""
+    return steps > 0 and seconds > 0
+
+
 def finetune(parameters: Iterable[torch.nn.Parameter], loss: Callable[[], torch.Tensor], steps: int, seconds: float,
              lr: float, desc: str, progress: bool = True) -> dict:
     """Run `loss()` / backward / Adam step until the budget is spent. Returns {steps, seconds, loss_first,
@@ -19,7 +24,7 @@ def finetune(parameters: Iterable[torch.nn.Parameter], loss: Callable[[], torch.
     done, losses = 0, []
     opt = torch.optim.Adam(list(parameters), lr=lr)  # (its first use in a process imports for seconds: not budgeted)
     t0 = time.monotonic()
-    if steps > 0 and seconds > 0:
+    if has_budget(steps, seconds):
         bar = tqdm(total=steps, desc=desc, unit="step", disable=not progress, leave=False, mininterval=0.5)
         while done < steps and time.monotonic() - t0 < seconds:
             value = loss()
